@@ -1,0 +1,22 @@
+# The two set-up commands of the README. Each creates .venv with Python 3.12 if needed.
+PYTHON ?= $(shell command -v python3.12 2>/dev/null || (pyenv which python3.12 2>/dev/null) || echo python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test install install-test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+
+install-test: $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[test]"
+
+demo: install
+	$(BIN)/bayeslaws demo --out bayeslaws-demo
+
+test: install-test
+	$(BIN)/python -m pytest -q

@@ -1,0 +1,27 @@
+"""bayeslaws: hierarchical Bayesian scaling laws for language models, with honest uncertainty.
+
+>>> import bayeslaws as bl
+>>> runs = bl.datasets.load("chinchilla_epoch", fit_rows=True)
+>>> fit = bl.laws.get("chinchilla").fit(runs, seed=0)          # doctest: +SKIP
+>>> fit.summary()                                               # doctest: +SKIP
+"""
+
+# PyMC's JAX module sets XLA_FLAGS so that CPU chains run in parallel; it must be imported
+# before anything initialises JAX.
+import pymc.sampling.jax  # noqa: F401  isort: skip
+
+from . import datasets, laws
+from ._version import __version__
+from .errors import (
+    BayeslawsError,
+    ConvergenceWarning,
+    DataError,
+    ExtrapolationWarning,
+    FitFileError,
+    SpecError,
+)
+from .fit import Fit
+from .io import load
+
+__all__ = ["BayeslawsError", "ConvergenceWarning", "DataError", "ExtrapolationWarning", "Fit",
+           "FitFileError", "SpecError", "__version__", "datasets", "laws", "load"]

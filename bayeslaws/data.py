@@ -1,0 +1,227 @@
+"""Load, validate and normalise tidy run tables (one row per trained model or checkpoint).
+
+Raw units: ``params`` (count), ``tokens`` (count), ``flops`` (default ``6 * params * tokens``),
+``loss`` (nats/token) and ``family`` (the grouping for pooling; absent means one family). Bad
+input raises :class:`bayeslaws.DataError` naming the column, the rows and the fix; nothing is
+dropped silently. Unit heuristics only warn, and never on a bundled dataset.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, format_rows
+
+#: Column names people use for the canonical ones (lower case), for "did you mean" hints.
+ALIASES = {
+    "params": ["n", "n_params", "num_params", "parameters", "model_size", "size", "nparams", "param_count"],
+    "tokens": ["d", "n_tokens", "num_tokens", "data", "train_tokens", "dataset_size", "tokens_seen"],
+    "flops": ["c", "compute", "flop", "training_flops", "train_flops", "flops_6nd"],
+    "loss": ["l", "val_loss", "eval_loss", "test_loss", "final_loss", "loss_c4_val"],
+    "family": ["group", "suite", "dataset", "corpus"],
+}
+#: Size columns that must be strictly positive counts.
+SIZE_COLUMNS = ("params", "tokens", "flops", "unique_tokens", "teacher_params", "vocab_size",
+                "batch_size")
+
+
+@dataclass
+class RunTable:
+    """A validated run table ready for a law.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The table as given, plus computed columns (``flops`` when absent).
+    x : dict of numpy.ndarray
+        Natural logarithms of the law's inputs.
+    y : numpy.ndarray or None
+        The target on the law's link scale (log for positive targets); None without a target.
+    family : numpy.ndarray
+        Family label of each row (str); ``None`` entries when the table has no family column.
+    """
+
+    frame: pd.DataFrame
+    x: dict[str, np.ndarray]
+    y: np.ndarray | None
+    family: np.ndarray
+    has_family: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def families(self) -> list[str]:
+        """Distinct families in order of first appearance."""
+        return list(dict.fromkeys(self.family.tolist()))
+
+
+def read_table(source) -> pd.DataFrame:
+    """Read a CSV path or a bundled dataset name into a DataFrame.
+
+    Raises
+    ------
+    DataError
+        When the file does not exist, is not a readable CSV, or the name is unknown.
+    """
+    from . import datasets
+
+    if isinstance(source, pd.DataFrame):
+        return source
+    source = str(source)
+    if os.path.exists(source):
+        try:
+            return pd.read_csv(source)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise DataError(f"{source}: not a readable CSV ({str(exc).splitlines()[0]}); "
+                            "give a comma-separated file with a header row") from None
+    if source in datasets.names():
+        return datasets.load(source)
+    hint = difflib.get_close_matches(source, datasets.names(), n=1)
+    raise DataError(f"no file or bundled dataset named {source!r}"
+                    + (f"; did you mean {hint[0]!r}?" if hint else "")
+                    + f" Bundled datasets: {', '.join(datasets.names())}")
+
+
+def suggest_column(name: str, columns) -> str:
+    """Return a ' did you mean ...?' hint for a missing column, or ''."""
+    cols = [str(c) for c in columns]
+    lower = {c.lower(): c for c in cols}
+    for alias in ALIASES.get(name, []):
+        if alias in lower:
+            return f" Did you mean {lower[alias]!r}? Rename it to {name!r}."
+    close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
+    if close:
+        return f" Did you mean {lower[close[0]]!r}? Rename it to {name!r}."
+    return ""
+
+
+def _numeric(frame: pd.DataFrame, col: str, *, positive: bool, what: str) -> np.ndarray:
+    raw = frame[col]
+    if raw.isna().all() and len(raw):
+        raise DataError(f"column {col!r} is empty (every value is missing); fill it with {what}",
+                        column=col, rows=list(range(len(raw))))
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = np.flatnonzero(values.isna().to_numpy() & raw.notna().to_numpy())
+    if bad.size:
+        sample = raw.iloc[bad[0]]
+        raise DataError(f"column {col!r} has non-numeric values in {format_rows(bad)} "
+                        f"(e.g. {sample!r}); give plain numbers such as 1.3e9 ({what})",
+                        column=col, rows=bad)
+    arr = values.to_numpy(dtype=float)
+    missing = np.flatnonzero(~np.isfinite(arr))
+    if missing.size:
+        raise DataError(f"column {col!r} has missing or infinite values in {format_rows(missing)}; "
+                        f"fill them in or remove those rows ({what})", column=col, rows=missing)
+    if positive:
+        nonpos = np.flatnonzero(arr <= 0)
+        if nonpos.size:
+            raise DataError(f"column {col!r} must be > 0 but is {arr[nonpos[0]]:g} in "
+                            f"{format_rows(nonpos)}; fix or remove those rows ({what})",
+                            column=col, rows=nonpos)
+    return arr
+
+
+def _warn_units(name: str, values: np.ndarray) -> None:
+    """Warn when a size column looks like it is in millions or billions, or mixes units."""
+    if name == "params":
+        if values.max() < 1e5:
+            warnings.warn(f"column 'params' has values up to {values.max():g} only: are they in "
+                          "millions or billions? bayeslaws expects raw parameter counts (1.3e9, "
+                          "not 1.3)", UserWarning, stacklevel=3)
+        elif values.min() < 100 and values.max() > 1e6:
+            rows = np.flatnonzero(values < 100)
+            warnings.warn(f"column 'params' mixes values below 100 ({format_rows(rows)}) with "
+                          f"values up to {values.max():.3g}: some rows look like millions or "
+                          "billions; use raw counts throughout", UserWarning, stacklevel=3)
+    if name == "tokens" and values.max() < 1e5:
+        warnings.warn(f"column 'tokens' has values up to {values.max():g} only: are they in "
+                      "millions or billions? bayeslaws expects raw token counts", UserWarning,
+                      stacklevel=3)
+
+
+def prepare(law, data, *, family_column: str = "family", require_target: bool = True) -> RunTable:
+    """Validate a run table for ``law`` and return a :class:`RunTable`.
+
+    Parameters
+    ----------
+    law : bayeslaws.laws.Law
+        The law whose inputs and target the table must provide.
+    data : pandas.DataFrame
+        The runs.
+    family_column : str
+        Column that groups runs into families.
+    require_target : bool
+        Whether the target column must be present (False for prediction grids).
+
+    Raises
+    ------
+    DataError
+        Naming the column, the rows and the fix.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"expected a pandas DataFrame of runs, got {type(data).__name__}; "
+                        "use bayeslaws.datasets.load(name) or pandas.read_csv(path)")
+    if len(data) == 0:
+        raise DataError("the run table is empty (0 rows); give at least one run per family")
+    frame = data.reset_index(drop=True).copy()
+    frame.columns = [str(c) for c in frame.columns]
+    notes: list[str] = []
+
+    needed = list(law.required_columns())
+    if "flops" in needed and "flops" not in frame:
+        if "params" in frame and "tokens" in frame:
+            p = _numeric(frame, "params", positive=True, what="raw parameter counts")
+            d = _numeric(frame, "tokens", positive=True, what="raw token counts")
+            frame["flops"] = 6.0 * p * d
+            notes.append("flops computed as 6 * params * tokens")
+        else:
+            raise DataError("column 'flops' is missing; add it, or give 'params' and 'tokens' so "
+                            "that flops = 6 * params * tokens can be computed" +
+                            suggest_column("flops", frame.columns), column="flops")
+    for col in needed:
+        if col not in frame:
+            raise DataError(f"column {col!r} is missing; law {law.name!r} needs "
+                            f"{', '.join(needed)}.{suggest_column(col, frame.columns)}",
+                            column=col)
+    x = {}
+    for col in needed:
+        # every input enters the law as a logarithm, so it must be > 0
+        x[col] = np.log(_numeric(frame, col, positive=True, what=f"an input of {law.name}"))
+        if col in ("params", "tokens"):
+            _warn_units(col, np.exp(x[col]))
+
+    y = None
+    if law.target in frame:
+        target = _numeric(frame, law.target, positive=law.positive_target,
+                          what=f"the target of {law.name}"
+                          + (", modelled on the log scale" if law.positive_target else ""))
+        y = np.log(target) if law.positive_target else target
+    elif require_target:
+        raise DataError(f"column {law.target!r} (the target of law {law.name!r}) is missing."
+                        f"{suggest_column(law.target, frame.columns)}", column=law.target)
+
+    has_family = family_column in frame
+    if has_family:
+        fam = frame[family_column]
+        missing = np.flatnonzero(fam.isna().to_numpy())
+        if missing.size:
+            raise DataError(f"column {family_column!r} has missing values in "
+                            f"{format_rows(missing)}; name the family of every run, or drop the "
+                            "column to treat all runs as one family", column=family_column,
+                            rows=missing)
+        family = fam.astype(str).to_numpy(dtype=object)
+    else:
+        family = np.array(["all"] * len(frame), dtype=object)
+
+    if require_target:
+        dup = np.flatnonzero(frame.duplicated(keep=False).to_numpy())
+        if dup.size:
+            warnings.warn(f"{format_rows(dup)} are exact duplicates of another row (every column "
+                          "equal); they count as separate runs. Drop them if they were entered "
+                          "twice", UserWarning, stacklevel=2)
+    return RunTable(frame=frame, x=x, y=y, family=family, has_family=has_family, notes=notes)

@@ -1,0 +1,97 @@
+"""Bundled public scaling-law datasets: ``bayeslaws.datasets.load(name)``.
+
+Each CSV is a tidy table copied from public repositories; source, commit and license of each are
+in ``README.md`` beside this file and in :data:`CATALOGUE`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from importlib import resources
+
+import pandas as pd
+
+from ..errors import DataError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Metadata of a bundled dataset."""
+
+    name: str
+    target: str
+    source: str
+    license: str
+    description: str
+    #: pandas query selecting the rows fits use by default ("" = all rows).
+    fit_query: str = ""
+    fit_query_reason: str = ""
+
+
+CATALOGUE: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        Dataset(
+            name="chinchilla_epoch",
+            target="loss",
+            source="epoch-research/analyzing-chinchilla@92258837425e (Besiroglu et al. 2024, "
+                   "digitised from Hoffmann et al. 2022 Fig. 4)",
+            license="none stated",
+            description="245 Chinchilla training runs: final loss vs params and tokens",
+            fit_query="not epoch_excluded_top5_loss",
+            fit_query_reason="Epoch's 240 runs: the 5 highest-loss points they exclude are left out",
+        ),
+        Dataset(
+            name="gadre_overtraining",
+            target="loss",
+            source="mlfoundations/scaling@a003c4913793 (Gadre et al. 2024)",
+            license="MIT",
+            description="104 open_lm models on 3 corpora (family), 11M-6.9B params, 5-640 "
+                        "tokens/param; loss = C4 validation loss",
+        ),
+    )
+}
+
+
+def names() -> list[str]:
+    """Names of the bundled datasets."""
+    return sorted(CATALOGUE)
+
+
+def load(name: str, *, fit_rows: bool = False) -> pd.DataFrame:
+    """Load a bundled dataset as a tidy DataFrame.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+    fit_rows : bool
+        Apply the dataset's default fit selection (e.g. Epoch's 240 of the 245 Chinchilla runs).
+
+    Raises
+    ------
+    DataError
+        For an unknown name (with the closest known one).
+    """
+    if name not in CATALOGUE:
+        hint = difflib.get_close_matches(name, names(), n=1)
+        raise DataError(f"unknown dataset {name!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                        + f" Bundled datasets: {', '.join(names())}")
+    with resources.files(__name__).joinpath(f"{name}.csv").open("r") as fh:
+        frame = pd.read_csv(fh)
+    if fit_rows and CATALOGUE[name].fit_query:
+        frame = frame.query(CATALOGUE[name].fit_query).reset_index(drop=True)
+    return frame
+
+
+def table() -> pd.DataFrame:
+    """One row per dataset: name, rows, families, target, source."""
+    rows = []
+    for name in names():
+        meta = CATALOGUE[name]
+        frame = load(name)
+        fams = frame["family"].nunique() if "family" in frame else 1
+        rows.append({"name": name, "rows": len(frame), "families": fams, "target": meta.target,
+                     "source": meta.source})
+    return pd.DataFrame(rows)

@@ -1,0 +1,208 @@
+"""The :class:`Fit` result: posterior (ArviZ ``DataTree``), law, data and config.
+
+``law.fit(data) -> Fit``; the law is left unchanged. A Fit summarises its parameters, predicts new
+rows (:meth:`Fit.predict`), derives compute-optimal allocations (:meth:`Fit.optimal`) and saves
+itself (:meth:`Fit.save`, read back with :func:`bayeslaws.load`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import data as data_mod
+from . import diagnostics, hierarchy, sampling
+from .intervals import DEFAULT_PROB, SAMPLE_DIMS, check_prob
+from .model import build_model, observed_name
+
+#: Target acceptance used for the one automatic retry after divergences.
+RETRY_TARGET_ACCEPT = 0.99
+
+
+def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="numpyro",
+            target_accept=0.9, progress=False, family_column="family") -> "Fit":
+    """Fit ``law`` to ``data`` (see :meth:`bayeslaws.laws.Law.fit`)."""
+    table = data_mod.prepare(law, data, family_column=family_column)
+    families = table.families
+    family_idx = pd.Index(families).get_indexer(table.family)
+    model = build_model(law, table, families, family_idx)
+    config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
+              "sampler": sampler, "target_accept": float(target_accept),
+              "family_column": family_column, "retried": False}
+    free = [v.name for v in model.free_RVs]
+    idata = sampling.sample(model, draws=draws, tune=tune, chains=chains, seed=seed,
+                            target_accept=target_accept, sampler=sampler, progress=progress)
+    report = diagnostics.diagnose(idata, free)
+    if report["divergences"] and target_accept < RETRY_TARGET_ACCEPT:
+        # One automatic retry with smaller steps before warning (divergences bias the posterior).
+        idata = sampling.sample(model, draws=draws, tune=tune, chains=chains, seed=seed,
+                                target_accept=RETRY_TARGET_ACCEPT, sampler=sampler,
+                                progress=progress)
+        report = diagnostics.diagnose(idata, free)
+        config.update(retried=True, target_accept=RETRY_TARGET_ACCEPT)
+    result = Fit(law, idata, table.frame, config, families, _fresh=True)
+    result.convergence = diagnostics.warn_if_unconverged(report, stacklevel=4)
+    return result
+
+
+class Fit:
+    """A fitted law: the posterior and everything needed to use it.
+
+    Attributes
+    ----------
+    law : bayeslaws.laws.Law
+        The law that was fitted.
+    idata : xarray.DataTree
+        ArviZ 1.x tree with ``posterior`` (sampled variables plus the paper's parameters per
+        family), ``sample_stats``, ``observed_data``, ``log_likelihood`` and ``fit_data``.
+    data : pandas.DataFrame
+        The training rows as validated (computed columns included).
+    config : dict
+        Sampler settings (seed, draws, tune, chains, sampler, target_accept, ...).
+    families : list of str
+        The fitted families, in order.
+    """
+
+    def __init__(self, law, idata, data: pd.DataFrame, config: dict, families: list[str], *,
+                 _fresh: bool = False):
+        self.law = law
+        self.idata = idata
+        self.data = data
+        self.config = dict(config)
+        self.families = list(families)
+        self.convergence: list[str] = []
+        if _fresh:
+            self._complete()
+
+    # ------------------------------------------------------------------ construction
+    def _complete(self) -> None:
+        """Add the paper's parameters per family and the pointwise log-likelihood."""
+        from scipy import stats
+
+        post = self.idata["posterior"].to_dataset()
+        sampled = hierarchy.family_draws(self.law, post, self.families)
+        natural = hierarchy.natural_params(self.law, sampled)
+        extra = {name: natural[name].transpose("chain", "draw", "family")
+                 for name in self.law.param_names}
+        self.idata["posterior"] = self.idata["posterior"].to_dataset().assign(extra)
+        table = data_mod.prepare(self.law, self.data, family_column=self.config["family_column"])
+        idx = pd.Index(self.families).get_indexer(table.family)
+        from .predict import link_draws
+
+        mu = link_draws(self.law, sampled, table.x, idx)
+        sigma = post["sigma"].values[..., None]
+        if self.law.noise["likelihood"] == "student_t":
+            ll = stats.t.logpdf(table.y, df=post["nu"].values[..., None], loc=mu, scale=sigma)
+        else:
+            ll = stats.norm.logpdf(table.y, loc=mu, scale=sigma)
+        name = observed_name(self.law)
+        self.idata["log_likelihood"] = xr.Dataset(
+            {name: (("chain", "draw", "row"), ll)},
+            coords={"chain": post["chain"], "draw": post["draw"], "row": np.arange(len(table.y))})
+
+    # ------------------------------------------------------------------ accessors
+    @property
+    def posterior(self) -> xr.Dataset:
+        """The posterior draws as an ``xarray.Dataset``."""
+        return self.idata["posterior"].to_dataset()
+
+    def sampled_draws(self, family: str | None = None, *, seed: int = 0) -> dict[str, xr.DataArray]:
+        """Sampling-scale draws for a fitted family, or a new family's draws when not fitted."""
+        if family is not None and family not in self.families:
+            return hierarchy.population_draws(self.law, self.posterior, np.random.default_rng(seed))
+        draws = hierarchy.family_draws(self.law, self.posterior, self.families)
+        if family is None:
+            return draws
+        return {k: v.sel(family=family, drop=True) for k, v in draws.items()}
+
+    def params(self, *, population: bool | None = None, seed: int = 0) -> xr.Dataset:
+        """The paper's parameters per family (dims chain, draw, family).
+
+        Parameters
+        ----------
+        population : bool, optional
+            Append a ``population`` entry: draws of a new family's parameters. Defaults to True
+            when more than one family was fitted and pooling allows it.
+        """
+        post = self.posterior
+        ds = post[self.law.param_names]
+        if population is None:
+            population = len(self.families) > 1
+        if population and hierarchy.has_population(self.law):
+            pop = hierarchy.natural_params(
+                self.law, hierarchy.population_draws(self.law, post, np.random.default_rng(seed)))
+            pop_ds = xr.Dataset({n: pop[n].expand_dims(family=["population"], axis=-1)
+                                 for n in self.law.param_names})
+            ds = xr.concat([ds, pop_ds], dim="family")
+        return ds
+
+    def summary(self, prob: float = DEFAULT_PROB, *, population: bool | None = None) -> pd.DataFrame:
+        """Parameter table: mean, sd, median, equal-tailed ``prob`` interval, R-hat and ESS.
+
+        Rows are ``param[family]`` for the paper's parameters (and ``param[population]``, a new
+        family's distribution, when several families were fitted), then the between-family
+        standard deviations on the sampling scale and the noise parameters ``sigma`` and ``nu``.
+        """
+        import arviz as az
+
+        prob = check_prob(prob)
+        ds = self.params(population=population)
+        post = self.posterior
+        extra = [f"{p.sampled}_sigma" for n, p in self.law.parameters.items()
+                 if self.law.pooling[n] == "partial" and len(self.families) > 1]
+        extra += [v for v in ("sigma", "nu") if v in post]
+        ds = ds.assign({v: post[v] for v in extra})
+        lo, hi = (1 - prob) / 2, (1 + prob) / 2
+        rhat, ess_b, ess_t = az.rhat(ds), az.ess(ds, method="bulk"), az.ess(ds, method="tail")
+        rows = []
+        for name, da in ds.data_vars.items():
+            others = [d for d in da.dims if d not in SAMPLE_DIMS]
+            labels = [None] if not others else list(da[others[0]].values)
+            for lab in labels:
+                sel = {others[0]: lab} if others else {}
+                v = da.sel(sel).values.ravel()
+                rows.append({
+                    "parameter": name if lab is None else f"{name}[{lab}]",
+                    "mean": v.mean(), "sd": v.std(ddof=1), "median": np.median(v),
+                    "lower": np.quantile(v, lo), "upper": np.quantile(v, hi),
+                    "r_hat": float(rhat[name].sel(sel)), "ess_bulk": float(ess_b[name].sel(sel)),
+                    "ess_tail": float(ess_t[name].sel(sel)),
+                })
+        return pd.DataFrame(rows).set_index("parameter")
+
+    def diagnostics(self) -> dict:
+        """Convergence report: worst R-hat and bulk ESS per sampled variable, divergences."""
+        free = [v for v in self.posterior.data_vars if v not in self.law.param_names]
+        return diagnostics.diagnose(self.idata, free)
+
+    # ------------------------------------------------------------------ uses
+    def predict(self, new_data, *, seed: int = 0):
+        """Posterior draws of the law and of new observations at each row of ``new_data``.
+
+        See :func:`bayeslaws.predict.predict`.
+        """
+        from .predict import predict
+
+        return predict(self, new_data, seed=seed)
+
+    def optimal(self, flops, *, family: str | None = None, seed: int = 0):
+        """Compute-optimal N*, D*, D*/N* and loss at a budget, as posterior draws.
+
+        See :func:`bayeslaws.optimal.optimal`.
+        """
+        from .optimal import optimal
+
+        return optimal(self, flops, family=family, seed=seed)
+
+    def save(self, path) -> None:
+        """Write the fit to a netCDF file atomically (see :func:`bayeslaws.io.save`)."""
+        from .io import save
+
+        save(self, path)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"<Fit {self.law.name}: {len(self.data)} runs, {len(self.families)} "
+                f"famil{'y' if len(self.families) == 1 else 'ies'}, {c['chains']} chains x "
+                f"{c['draws']} draws>")

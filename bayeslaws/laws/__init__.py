@@ -1,0 +1,49 @@
+"""Registry of scaling laws: ``bayeslaws.laws.get("chinchilla")`` or ``bayeslaws.laws.Chinchilla()``."""
+
+from __future__ import annotations
+
+import difflib
+
+from ..errors import SpecError
+from .base import POOLING, Law, Param
+from .chinchilla import Chinchilla
+from .kaplan import Kaplan
+from .power_law import PowerLaw
+
+_REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (Chinchilla, Kaplan, PowerLaw)}
+
+
+def register(cls: type[Law]) -> type[Law]:
+    """Register a user's law class under ``cls.name`` (usable as a decorator)."""
+    if not cls.name:
+        raise SpecError("a law class needs a non-empty `name`")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available() -> list[str]:
+    """Names of the registered laws."""
+    return sorted(_REGISTRY)
+
+
+def get(name: str, **kwargs) -> Law:
+    """Return a law by its kebab-case name, with options (``input=``, ``priors=``, ``pooling=``)."""
+    key = name.strip().lower().replace("_", "-")
+    if key not in _REGISTRY:
+        close = difflib.get_close_matches(key, _REGISTRY, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise SpecError(f"unknown law {name!r}{hint} Known laws: {', '.join(available())}")
+    try:
+        return _REGISTRY[key](**kwargs)
+    except TypeError as exc:
+        raise SpecError(f"law {key!r}: {exc}") from None
+
+
+def from_spec(spec: dict) -> Law:
+    """Rebuild a law from :meth:`Law.spec`."""
+    return get(spec["law"], **spec.get("options", {}), priors=spec.get("priors") or None,
+               pooling=spec.get("pooling"), noise=spec.get("noise"))
+
+
+__all__ = ["POOLING", "Chinchilla", "Kaplan", "Law", "Param", "PowerLaw", "available",
+           "from_spec", "get", "register"]

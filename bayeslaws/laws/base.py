@@ -1,0 +1,251 @@
+"""The :class:`Law` abstraction: one formula, its parameters, priors and pooling.
+
+A law is a stateless specification. Fitting it (:meth:`Law.fit`) returns a new
+:class:`bayeslaws.fit.Fit`; the law itself is never changed, so one spec can be fitted many times.
+
+Conventions shared by every law:
+
+* Inputs enter the formula as natural logarithms, ``x[name] = log(value)``; positive targets are
+  modelled on the log scale, so :meth:`Law.formula` returns ``log(target)``. Working in log space
+  keeps the formulas usable in float32 on a GPU.
+* Each parameter is sampled on an unconstrained scale: ``log(value)`` for positive quantities
+  (``Param.log=True``), the value itself otherwise. The formula receives both ``p[name]`` and,
+  for log parameters, ``p["log_" + name]``.
+* The formula is written once against an array namespace ``xp`` (numpy or ``pytensor.tensor``),
+  so the same code builds the PyMC model and evaluates forecasts on posterior draws.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import SpecError
+
+#: Pooling choices for a parameter across families.
+POOLING = ("partial", "shared", "independent")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A law parameter and its default prior.
+
+    Parameters
+    ----------
+    name : str
+        Name as in the paper (``E``, ``alpha``) or the catalogue (``A0``).
+    loc, scale : float
+        Normal prior of the population mean on the sampling scale (``log(value)`` when ``log``).
+    log : bool
+        Sample ``log(value)`` (positive quantities) instead of the value.
+    family_scale : float
+        Scale of the HalfNormal prior on the between-family standard deviation (sampling scale).
+    doc : str
+        One line saying what the parameter means.
+    """
+
+    name: str
+    loc: float
+    scale: float
+    log: bool = True
+    family_scale: float = 0.3
+    doc: str = ""
+
+    @property
+    def sampled(self) -> str:
+        """Name of the sampled (unconstrained) quantity, e.g. ``log_E``."""
+        return f"log_{self.name}" if self.log else self.name
+
+
+class Law:
+    """Base class of every scaling law.
+
+    Subclasses set the class attributes and implement :meth:`formula` (and optionally
+    :meth:`derived` for the paper's parameters that are functions of the sampled ones).
+
+    Parameters
+    ----------
+    priors : dict, optional
+        ``{param: (loc, scale)}`` overriding the Normal prior of the population mean on the
+        sampling scale, or ``{param: {"loc": .., "scale": .., "family_scale": ..}}``.
+    pooling : str or dict, optional
+        ``"partial"`` (default), ``"shared"`` or ``"independent"``, for all parameters or per
+        parameter as ``{param: pooling}``.
+    noise : dict, optional
+        Likelihood settings: ``{"likelihood": "student_t" | "normal", "sigma_scale": float}``.
+    """
+
+    name: ClassVar[str] = ""
+    target: ClassVar[str] = "loss"
+    inputs: ClassVar[tuple[str, ...]] = ()
+    params: ClassVar[tuple[Param, ...]] = ()
+    derived_names: ClassVar[tuple[str, ...]] = ()
+    formula_text: ClassVar[str] = ""
+    reference: ClassVar[str] = ""
+    #: Positive targets are modelled on the log scale; a law whose target can be <= 0 sets False.
+    positive_target: ClassVar[bool] = True
+
+    default_noise: ClassVar[dict] = {"likelihood": "student_t", "sigma_scale": 0.05}
+
+    def __init__(self, *, priors: dict | None = None, pooling: str | dict | None = None,
+                 noise: dict | None = None):
+        names = [p.name for p in type(self).params]
+        self._params = {p.name: p for p in type(self).params}
+        for key, value in (priors or {}).items():
+            if key not in self._params:
+                raise SpecError(f"{self.name}: unknown parameter {key!r} in priors; "
+                                f"parameters are {names}")
+            if isinstance(value, dict):
+                bad = set(value) - {"loc", "scale", "family_scale"}
+                if bad:
+                    raise SpecError(f"{self.name}: prior of {key!r} has unknown keys {sorted(bad)};"
+                                    " use loc, scale, family_scale")
+                self._params[key] = replace(self._params[key], **{k: float(v) for k, v in value.items()})
+            else:
+                loc, scale = value
+                self._params[key] = replace(self._params[key], loc=float(loc), scale=float(scale))
+        if pooling is None or isinstance(pooling, str):
+            pooling = {n: pooling or "partial" for n in names}
+        else:
+            unknown = set(pooling) - set(names)
+            if unknown:
+                raise SpecError(f"{self.name}: unknown parameter(s) {sorted(unknown)} in pooling; "
+                                f"parameters are {names}")
+            pooling = {n: pooling.get(n, "partial") for n in names}
+        for n, how in pooling.items():
+            if how not in POOLING:
+                raise SpecError(f"{self.name}: pooling of {n!r} is {how!r}; choose one of {POOLING}")
+        self.pooling: dict[str, str] = pooling
+        self.noise = dict(self.default_noise) | dict(noise or {})
+        if self.noise["likelihood"] not in ("student_t", "normal"):
+            raise SpecError("noise likelihood must be 'student_t' or 'normal'")
+
+    # ----------------------------------------------------------------- the law itself
+    def formula(self, x: dict[str, Any], p: dict[str, Any], xp) -> Any:
+        """Return the law on the link scale (``log(target)`` when ``positive_target``)."""
+        raise NotImplementedError
+
+    def derived(self, p: dict[str, Any], xp) -> dict[str, Any]:
+        """Return the paper's parameters that are functions of the sampled ones."""
+        return {}
+
+    # ----------------------------------------------------------------- helpers
+    @property
+    def parameters(self) -> dict[str, Param]:
+        """The parameters with the priors in effect (after overrides)."""
+        return dict(self._params)
+
+    @property
+    def param_names(self) -> list[str]:
+        """Parameter names in the order of the paper, sampled ones then derived ones."""
+        return [p.name for p in type(self).params] + list(self.derived_names)
+
+    def required_columns(self) -> tuple[str, ...]:
+        """Input columns that the data must provide (``flops`` may be computed from N and D)."""
+        return self.inputs
+
+    def natural(self, values: dict[str, Any], xp) -> dict[str, Any]:
+        """Map sampling-scale values ``{sampled_name: v}`` to the dict the formula takes."""
+        out = {}
+        for prm in self._params.values():
+            v = values[prm.sampled]
+            if prm.log:
+                out[f"log_{prm.name}"] = v
+                out[prm.name] = xp.exp(v)
+            else:
+                out[prm.name] = v
+        return out
+
+    def evaluate(self, data: dict[str, np.ndarray], p: dict[str, np.ndarray]) -> np.ndarray:
+        """Evaluate the law in numpy on raw inputs, returning the target on its natural scale.
+
+        Parameters
+        ----------
+        data : dict or DataFrame
+            Raw input values (``params``, ``tokens``, ...).
+        p : dict
+            Parameter values keyed by paper name; log parameters may be given either way.
+        """
+        x = {k: np.log(np.asarray(data[k], dtype=float)) for k in self.inputs}
+        full = {}
+        for prm in self._params.values():
+            if prm.log:
+                lv = p[f"log_{prm.name}"] if f"log_{prm.name}" in p else np.log(p[prm.name])
+                full[f"log_{prm.name}"] = np.asarray(lv, dtype=float)
+                full[prm.name] = np.exp(full[f"log_{prm.name}"])
+            else:
+                full[prm.name] = np.asarray(p[prm.name], dtype=float)
+        link = self.formula(x, full, np)
+        return np.exp(link) if self.positive_target else link
+
+    def spec(self) -> dict:
+        """A JSON-serialisable description from which :meth:`from_spec` rebuilds the law."""
+        defaults = {p.name: p for p in type(self).params}
+        priors = {n: {"loc": p.loc, "scale": p.scale, "family_scale": p.family_scale}
+                  for n, p in self._params.items() if p != defaults[n]}
+        return {"law": self.name, "options": self.options(), "priors": priors,
+                "pooling": dict(self.pooling), "noise": dict(self.noise)}
+
+    def options(self) -> dict:
+        """Law-specific options (e.g. the input of ``power-law``); none by default."""
+        return {}
+
+    def describe(self) -> str:
+        """One line: name, formula, inputs and target."""
+        return f"{self.name}: {self.formula_text} (inputs {', '.join(self.inputs)}; target {self.target})"
+
+    def with_options(self, **changes) -> "Law":
+        """Return a copy with other priors, pooling or noise (the law is never mutated)."""
+        spec = copy.deepcopy(self.spec())
+        for key in ("priors", "pooling", "noise"):
+            if key in changes:
+                val = changes.pop(key)
+                spec[key] = val if not isinstance(val, dict) or key == "priors" else spec[key] | val
+        spec["options"] |= changes
+        from . import from_spec
+
+        return from_spec(spec)
+
+    def fit(self, data, *, seed: int = 0, draws: int = 1000, tune: int = 1000, chains: int = 4,
+            sampler: str = "numpyro", target_accept: float = 0.9, progress: bool = False,
+            family_column: str = "family"):
+        """Sample the posterior of the law given a run table.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            One row per trained model; the law's input columns, its target and optionally
+            ``family``.
+        seed : int
+            Random seed; the same seed gives the same posterior.
+        draws, tune, chains : int
+            NUTS draws and warm-up steps per chain, and the number of chains.
+        sampler : {"numpyro", "nutpie", "pymc"}
+            The NUTS implementation.
+        target_accept : float
+            NUTS target acceptance; raised automatically once if divergences occur.
+        progress : bool
+            Show a progress bar.
+
+        Returns
+        -------
+        bayeslaws.fit.Fit
+        """
+        from ..fit import fit_law
+
+        return fit_law(self, data, seed=seed, draws=draws, tune=tune, chains=chains,
+                       sampler=sampler, target_accept=target_accept, progress=progress,
+                       family_column=family_column)
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options().items())
+        return f"{type(self).__name__}({opts})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Law) and self.spec() == other.spec()
+
+    def __hash__(self) -> int:
+        return hash(self.name)

@@ -1,0 +1,141 @@
+r"""Compute-optimal allocation as posterior draws.
+
+For a budget :math:`C = 6ND`, the optimum minimises the law along the budget line:
+:math:`N^*(C) = \arg\min_N L(N, C/(6N))`, :math:`D^* = C/(6N^*)`. Chinchilla has a closed form
+(Hoffmann et al. 2022, Eq. 4); other laws of N and D are minimised numerically per draw by
+golden-section search in :math:`\log N` (the loss is unimodal along the budget line for
+Chinchilla- and Kaplan-type laws).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import hierarchy
+from .errors import BayeslawsError, SpecError
+from .intervals import DEFAULT_PROB, describe
+
+QUANTITIES = ("N_opt", "D_opt", "tokens_per_param", "loss_opt")
+
+
+def golden_section(f, lo: np.ndarray, hi: np.ndarray, iters: int = 80) -> np.ndarray:
+    """Vectorised golden-section minimisation of ``f`` on ``[lo, hi]`` (elementwise)."""
+    inv_phi = (math.sqrt(5) - 1) / 2
+    a, b = np.array(lo, dtype=float), np.array(hi, dtype=float)
+    c, d = b - inv_phi * (b - a), a + inv_phi * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(iters):
+        left = fc < fd
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        c_new = b - inv_phi * (b - a)
+        d_new = a + inv_phi * (b - a)
+        c, d = c_new, d_new
+        fc, fd = f(c), f(d)
+    return (a + b) / 2
+
+
+def _allocation(law, p: dict[str, np.ndarray], flops: float):
+    """Return ``(log N*, log D*, link-scale law at the optimum)`` per draw."""
+    if not {"params", "tokens"} <= set(law.inputs) or not set(law.inputs) <= {"params", "tokens", "flops"}:
+        raise SpecError(f"law {law.name!r} has inputs {', '.join(law.inputs)}: a compute-optimal "
+                        "split of FLOPs into params and tokens needs a law of params and tokens "
+                        "(e.g. chinchilla or kaplan)")
+    log_c6 = math.log(flops / 6.0)
+
+    def link(log_n):
+        x = {"params": log_n, "tokens": log_c6 - log_n, "flops": np.full_like(log_n, math.log(flops))}
+        return law.formula(x, p, np)
+
+    if hasattr(law, "optimal_allocation"):
+        log_n, log_d = law.optimal_allocation(p, flops, np)
+    else:
+        shape = np.broadcast(*p.values()).shape
+        # bracket: at least 1 parameter and 1 token per parameter-count range of the budget
+        log_n = golden_section(link, np.zeros(shape), np.full(shape, log_c6))
+        log_d = log_c6 - log_n
+    return log_n, log_d, link(log_n)
+
+
+class Optimum:
+    """Draws of N*, D*, D*/N* and the loss at a compute budget, per family and population.
+
+    Attributes
+    ----------
+    draws : xarray.Dataset
+        ``N_opt``, ``D_opt``, ``tokens_per_param``, ``loss_opt`` with dims
+        ``(chain, draw, family)``.
+    flops : float
+    """
+
+    def __init__(self, draws: xr.Dataset, flops: float):
+        self.draws = draws
+        self.flops = flops
+
+    def table(self, prob: float = DEFAULT_PROB) -> pd.DataFrame:
+        """One row per family: median, lower and upper of each quantity."""
+        cols = {}
+        for q in QUANTITIES:
+            d = describe(self.draws[q], prob)
+            for stat in ("median", "lower", "upper"):
+                cols[f"{q}_{stat}"] = d[stat].values
+        out = pd.DataFrame(cols, index=pd.Index(self.draws["family"].values, name="family"))
+        out.insert(0, "flops", self.flops)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Optimum at C={self.flops:.3g} FLOPs for {list(self.draws['family'].values)}>"
+
+
+def optimal(fit, flops, *, family: str | None = None, seed: int = 0) -> Optimum:
+    """Compute-optimal allocation of ``flops`` for each family and a new (population) family.
+
+    Parameters
+    ----------
+    fit : bayeslaws.fit.Fit
+    flops : float
+        Training budget C in FLOPs (C = 6ND).
+    family : str, optional
+        Only this family (a fitted one, or ``"population"``).
+    seed : int
+        Seed of the population draws.
+
+    Raises
+    ------
+    BayeslawsError
+        For a non-positive or non-finite budget, or an unknown family.
+    """
+    try:
+        flops = float(flops)
+    except (TypeError, ValueError):
+        raise BayeslawsError(f"flops must be a number, not {flops!r}") from None
+    if not (np.isfinite(flops) and flops > 0):
+        raise BayeslawsError(f"flops must be a positive finite number of FLOPs, not {flops:g}")
+    law = fit.law
+    post = fit.posterior
+    draws = hierarchy.family_draws(law, post, fit.families)
+    labels = list(fit.families)
+    if hierarchy.has_population(law):
+        pop = hierarchy.population_draws(law, post, np.random.default_rng(seed))
+        draws = {k: xr.concat([v, pop[k].expand_dims(family=["population"], axis=-1)], "family")
+                 for k, v in draws.items()}
+        labels.append("population")
+    if family is not None:
+        if family not in labels:
+            raise BayeslawsError(f"family {family!r} is not in this fit; choose one of {labels}")
+        draws = {k: v.sel(family=[family]) for k, v in draws.items()}
+        labels = [family]
+    p = law.natural({k: v.values for k, v in draws.items()}, np)
+    log_n, log_d, link = _allocation(law, p, flops)
+    loss = np.exp(link) if law.positive_target else link
+    template = next(iter(draws.values()))
+    dims = ("chain", "draw", "family")
+    coords = {"chain": template["chain"].values, "draw": template["draw"].values, "family": labels}
+    ds = xr.Dataset({"N_opt": (dims, np.exp(log_n)), "D_opt": (dims, np.exp(log_d)),
+                     "tokens_per_param": (dims, np.exp(log_d - log_n)), "loss_opt": (dims, loss)},
+                    coords=coords)
+    return Optimum(ds, flops)

@@ -1,0 +1,119 @@
+"""The one place that runs the sampler: numpyro NUTS by default (GPU when JAX sees one), nutpie, or
+PyMC's own NUTS.
+
+Chains run in parallel on CPU (one XLA host device per chain; :mod:`bayeslaws` imports
+``pymc.sampling.jax`` before anything touches JAX so that PyMC's ``XLA_FLAGS`` device count takes
+effect) and vectorized on a GPU. A persistent JAX compilation cache in the user cache directory
+is on by default (``BAYESLAWS_JAX_CACHE=off`` disables it, a path moves it); it is safe to delete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import warnings
+
+from .errors import SpecError
+
+SAMPLERS = ("numpyro", "nutpie", "pymc")
+_CACHE_READY = False
+
+
+def cache_dir() -> str | None:
+    """Directory of the persistent JAX compilation cache, or None when disabled."""
+    value = os.environ.get("BAYESLAWS_JAX_CACHE", "")
+    if value.lower() in ("0", "off", "false", "no"):
+        return None
+    if value:
+        return value
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "bayeslaws", "jax")
+
+
+def enable_compilation_cache() -> None:
+    """Turn on JAX's persistent compilation cache (once per process)."""
+    global _CACHE_READY
+    if _CACHE_READY:
+        return
+    _CACHE_READY = True
+    path = cache_dir()
+    if path is None:
+        return
+    import jax
+
+    try:
+        os.makedirs(path, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    except OSError:  # a read-only home must not stop a fit
+        pass
+
+
+def chain_method(chains: int) -> str:
+    """``vectorized`` on a GPU or with fewer devices than chains, else ``parallel``."""
+    import jax
+
+    if jax.default_backend() != "cpu" or jax.local_device_count() < chains:
+        return "vectorized"
+    return "parallel"
+
+
+@contextlib.contextmanager
+def _quiet(progress: bool):
+    """Silence PyMC's log records and known-harmless warnings unless progress is shown."""
+    logger = logging.getLogger("pymc")
+    level = logger.level
+    if not progress:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*There are not enough devices.*")
+            warnings.filterwarnings("ignore", category=FutureWarning, module="pymc")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def sample(model, *, draws: int, tune: int, chains: int, seed: int, target_accept: float,
+           sampler: str = "numpyro", progress: bool = False):
+    """Sample the free variables of ``model`` with NUTS and return an ArviZ ``DataTree``.
+
+    Parameters
+    ----------
+    model : pymc.Model
+    draws, tune, chains : int
+        Kept draws and warm-up steps per chain, and the number of chains.
+    seed : int
+        Master seed; the same seed gives identical draws across processes on one machine.
+    target_accept : float
+        NUTS target acceptance probability.
+    sampler : {"numpyro", "nutpie", "pymc"}
+    progress : bool
+        Show a progress bar.
+    """
+    import pymc as pm
+
+    if sampler not in SAMPLERS:
+        hint = " (blackjax is broken through PyMC 6.4, pymc#8367)" if sampler == "blackjax" else ""
+        raise SpecError(f"unknown sampler {sampler!r}{hint}; choose one of {', '.join(SAMPLERS)}")
+    if sampler == "nutpie" and importlib.util.find_spec("nutpie") is None:
+        raise SpecError("sampler 'nutpie' is not installed; pip install 'bayeslaws[nutpie]'")
+    for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
+        if int(value) < 1:
+            raise SpecError(f"{name} must be a positive integer, not {value}")
+    free = [v.name for v in model.free_RVs]
+    kwargs = dict(draws=int(draws), tune=int(tune), chains=int(chains), random_seed=int(seed),
+                  progressbar=progress, var_names=free, nuts_sampler=sampler)
+    if sampler == "numpyro":
+        enable_compilation_cache()
+        kwargs["nuts"] = {"chain_method": chain_method(chains), "target_accept": target_accept}
+    elif sampler == "nutpie":
+        kwargs["nuts"] = {"target_accept": target_accept}
+    else:
+        kwargs.update(target_accept=target_accept, cores=min(chains, os.cpu_count() or 1),
+                      compute_convergence_checks=False)
+    with _quiet(progress), model:
+        return pm.sample(**kwargs)
