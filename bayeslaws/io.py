@@ -76,13 +76,22 @@ def save(fit, path) -> None:
         "convergence": json.dumps(fit.convergence),
         "versions": json.dumps(versions()),
     }
+    atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf"))
+
+
+def atomic_write(path, write) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    A failure or Ctrl-C leaves no partial file and keeps whatever ``path`` held before.
+    """
+    path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FitFileError(f"cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(suffix=".nc.tmp", prefix=".bayeslaws-", dir=folder)
+    fd, tmp = tempfile.mkstemp(suffix=".tmp", prefix=".bayeslaws-", dir=folder)
     os.close(fd)
     try:
-        tree.to_netcdf(tmp, engine="h5netcdf")
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -1,0 +1,270 @@
+"""The ``bayeslaws`` command line (the contract of DESIGN.md).
+
+Exit codes: 0 success (warnings go to stderr); 2 bad input or arguments, with a one-line reason on
+stderr; 1 an internal error, with a one-line message suggesting ``--debug`` for the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+BAD_INPUT = 2
+INTERNAL = 1
+
+
+class UsageError(Exception):
+    """Bad command-line arguments (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no usage dump
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    p = _Parser(prog="bayeslaws", description="Hierarchical Bayesian scaling laws with honest "
+                "uncertainty.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("datasets", help="list bundled datasets")
+    sub.add_parser("laws", help="list registered laws")
+
+    f = sub.add_parser("fit", help="fit a law (by name) or a models/ spec (YAML)")
+    f.add_argument("law", help="law name (chinchilla, kaplan, power-law) or SPEC.yaml")
+    f.add_argument("--data", help="CSV path or bundled dataset name")
+    f.add_argument("--out", help="output fit file (.nc)")
+    f.add_argument("--draws", type=_positive_int)
+    f.add_argument("--tune", type=_positive_int)
+    f.add_argument("--chains", type=_positive_int)
+    f.add_argument("--seed", type=int)
+    f.add_argument("--sampler", choices=["numpyro", "nutpie", "pymc"])
+    f.add_argument("--target-accept", type=_float)
+    f.add_argument("--input", help="input column of power-law (flops, params or tokens)")
+    f.add_argument("--pooling", choices=["partial", "shared", "independent"])
+    f.add_argument("--all-rows", action="store_true",
+                   help="use every row of a bundled dataset (no default selection)")
+    f.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+
+    pr = sub.add_parser("predict", help="forecast new rows with a fitted law")
+    pr.add_argument("fit")
+    pr.add_argument("--data", required=True, help="CSV of rows to predict (law inputs, optional family)")
+    pr.add_argument("--out", required=True, help="output CSV")
+    pr.add_argument("--prob", type=_float, default=0.9)
+    pr.add_argument("--seed", type=int, default=0)
+
+    o = sub.add_parser("optimal", help="compute-optimal N*, D* at a FLOP budget")
+    o.add_argument("fit")
+    o.add_argument("--flops", type=_float, required=True)
+    o.add_argument("--family")
+    o.add_argument("--prob", type=_float, default=0.9)
+    o.add_argument("--out", help="also write the table as CSV")
+
+    c = sub.add_parser("compare", help="compare fits by PSIS-LOO")
+    c.add_argument("fits", nargs="+")
+
+    pl = sub.add_parser("plot", help="plot a fitted law with credible bands")
+    pl.add_argument("fit")
+    pl.add_argument("--out", required=True, help="output PNG")
+
+    d = sub.add_parser("demo", help="the main job on bundled data, figure included")
+    d.add_argument("--out", default="bayeslaws-demo")
+    d.add_argument("--draws", type=_positive_int, default=1000)
+    d.add_argument("--tune", type=_positive_int, default=1000)
+    d.add_argument("--chains", type=_positive_int, default=4)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--quiet", action="store_true")
+    return p
+
+
+def _print_table(frame, out=None) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 50,
+                           "display.max_colwidth", 80):
+        print(frame.to_string(float_format=lambda v: f"{v:.4g}"), file=out or sys.stdout)
+
+
+def _write_csv(frame, path, **kwargs) -> None:
+    from .io import atomic_write
+
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, **kwargs))
+
+
+def cmd_datasets(args) -> None:
+    from . import datasets
+
+    _print_table(datasets.table().set_index("name"))
+
+
+def cmd_laws(args) -> None:
+    import pandas as pd
+
+    from . import laws
+
+    rows = [{"name": n, "formula": laws.get(n).formula_text, "inputs": ", ".join(laws.get(n).inputs),
+             "target": laws.get(n).target} for n in laws.available()]
+    _print_table(pd.DataFrame(rows).set_index("name"))
+
+
+def cmd_fit(args) -> None:
+    from . import datasets, laws
+    from .data import read_table
+    from .errors import BayeslawsError
+
+    sampler = {}
+    if args.law.endswith((".yaml", ".yml")) or os.path.isfile(args.law):
+        from .spec import load_spec
+
+        spec = load_spec(args.law)
+        law = spec.law()
+        if args.data:
+            raise BayeslawsError("a spec names its own data; drop --data or fit the law by name")
+        data = spec.train_data()
+        sampler = dict(spec.sampler)
+        out = args.out or f"{spec.name}.nc"
+    else:
+        options = {}
+        if args.input:
+            options["input"] = args.input
+        if args.pooling:
+            options["pooling"] = args.pooling
+        law = laws.get(args.law, **options)
+        if not args.data:
+            raise BayeslawsError("--data is required: a CSV path or a bundled dataset name "
+                                 f"({', '.join(datasets.names())})")
+        if not args.out:
+            raise BayeslawsError("--out is required: the fit file to write, e.g. --out fit.nc")
+        out = args.out
+        if args.data in datasets.names() and not os.path.exists(args.data):
+            meta = datasets.CATALOGUE[args.data]
+            data = datasets.load(args.data, fit_rows=not args.all_rows)
+            if meta.fit_query and not args.all_rows:
+                print(f"note: {meta.fit_query_reason} (--all-rows to use all)", file=sys.stderr)
+        else:
+            data = read_table(args.data)
+    for key in ("draws", "tune", "chains", "seed", "sampler", "target_accept"):
+        if getattr(args, key) is not None:
+            sampler[key] = getattr(args, key)
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise BayeslawsError(f"cannot write {out}: folder {folder} does not exist")
+    fit = law.fit(data, progress=not args.quiet, **sampler)
+    fit.save(out)
+    if not args.quiet:
+        _print_table(fit.summary())
+    print(f"wrote {out}", file=sys.stderr)
+
+
+def cmd_predict(args) -> None:
+    from . import load
+    from .data import read_table
+    from .intervals import check_prob
+
+    prob = check_prob(args.prob)
+    fit = load(args.fit)
+    rows = read_table(args.data)
+    table = fit.predict(rows, seed=args.seed).interval(prob)
+    _write_csv(table, args.out, index=False)
+    print(f"wrote {args.out} ({len(table)} rows)", file=sys.stderr)
+
+
+def cmd_optimal(args) -> None:
+    from . import load
+    from .intervals import check_prob
+
+    prob = check_prob(args.prob)
+    fit = load(args.fit)
+    table = fit.optimal(args.flops, family=args.family).table(prob)
+    _print_table(table)
+    if args.out:
+        _write_csv(table, args.out)
+
+
+def cmd_compare(args) -> None:
+    from . import load
+    from .compare import compare
+
+    fits = {}
+    for path in args.fits:
+        name = os.path.splitext(os.path.basename(path))[0]
+        fits[name if name not in fits else path] = load(path)
+    _print_table(compare(fits))
+
+
+def cmd_plot(args) -> None:
+    from . import load
+    from .plots import plot_fit
+
+    plot_fit(load(args.fit), args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+def cmd_demo(args) -> None:
+    from .demo import run
+
+    run(args.out, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
+        progress=not args.quiet)
+
+
+COMMANDS = {"datasets": cmd_datasets, "laws": cmd_laws, "fit": cmd_fit, "predict": cmd_predict,
+            "optimal": cmd_optimal, "compare": cmd_compare, "plot": cmd_plot, "demo": cmd_demo}
+
+
+def _showwarning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {category.__name__}: {message}", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    """Run the CLI; return the exit code (also used as the console-script entry point)."""
+    from .errors import BayeslawsError
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    warnings.showwarning = _showwarning
+    try:
+        COMMANDS[args.command](args)
+    except (BayeslawsError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001  the contract: never a bare traceback
+        if debug:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"internal error: {type(exc).__name__}: {first} (rerun with --debug for the "
+              "traceback)", file=sys.stderr)
+        return INTERNAL
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
