@@ -170,6 +170,10 @@ def prepare(law, data, *, family_column: str = "family", require_target: bool = 
         raise DataError("the run table is empty (0 rows); give at least one run per family")
     frame = data.reset_index(drop=True).copy()
     frame.columns = [str(c) for c in frame.columns]
+    repeated = frame.columns[frame.columns.duplicated()].unique().tolist()
+    if repeated:
+        raise DataError(f"column {repeated[0]!r} appears more than once; give each column a "
+                        "unique name", column=repeated[0])
     notes: list[str] = []
 
     needed = list(law.required_columns())

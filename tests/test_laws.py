@@ -90,7 +90,7 @@ def test_symbolic_parameters_broadcast_with_data(name, opts):
     """Scalar symbolic parameters (one family) against a vector of runs, as in the PyMC model."""
     law = get(name, **opts)
     rng = np.random.default_rng(3)
-    values = {k: float(v) for k, v in prior_draws(law, rng, 1).items()}
+    values = {k: float(v[0]) for k, v in prior_draws(law, rng, 1).items()}
     x = log_inputs(rng, 30)
     scalars = {k: pt.scalar(k) for k in values}
     graph = law.formula({k: pt.as_tensor_variable(v) for k, v in x.items()},
