@@ -112,6 +112,14 @@ def _write_csv(frame, path, **kwargs) -> None:
     atomic_write(path, lambda tmp: frame.to_csv(tmp, **kwargs))
 
 
+def _check_folder(out: str) -> None:
+    from .errors import BayeslawsError
+
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise BayeslawsError(f"cannot write {out}: folder {folder} does not exist")
+
+
 def cmd_datasets(args) -> None:
     from . import datasets
 
@@ -144,6 +152,7 @@ def cmd_fit(args) -> None:
         data = spec.train_data()
         sampler = dict(spec.sampler)
         out = args.out or f"{spec.name}.nc"
+        _check_folder(out)
     else:
         options = {}
         if args.input:
@@ -157,6 +166,7 @@ def cmd_fit(args) -> None:
         if not args.out:
             raise BayeslawsError("--out is required: the fit file to write, e.g. --out fit.nc")
         out = args.out
+        _check_folder(out)
         if args.data in datasets.names() and not os.path.exists(args.data):
             meta = datasets.CATALOGUE[args.data]
             data = datasets.load(args.data, fit_rows=not args.all_rows)
@@ -167,9 +177,6 @@ def cmd_fit(args) -> None:
     for key in ("draws", "tune", "chains", "seed", "sampler", "target_accept"):
         if getattr(args, key) is not None:
             sampler[key] = getattr(args, key)
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise BayeslawsError(f"cannot write {out}: folder {folder} does not exist")
     fit = law.fit(data, progress=not args.quiet, **sampler)
     fit.save(out)
     if not args.quiet:
