@@ -10,7 +10,8 @@
 # before anything initialises JAX.
 import pymc.sampling.jax  # noqa: F401  isort: skip
 
-from . import datasets, laws
+from . import datasets, hierarchy, laws
+from .compare import compare
 from ._version import __version__
 from .errors import (
     BayeslawsError,
@@ -23,5 +24,5 @@ from .errors import (
 from .fit import Fit
 from .io import load
 
-__all__ = ["BayeslawsError", "ConvergenceWarning", "DataError", "ExtrapolationWarning", "Fit",
+__all__ = ["BayeslawsError", "compare", "ConvergenceWarning", "DataError", "ExtrapolationWarning", "Fit",
            "FitFileError", "SpecError", "__version__", "datasets", "laws", "load"]
