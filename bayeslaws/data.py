@@ -26,9 +26,6 @@ ALIASES = {
     "loss": ["l", "val_loss", "eval_loss", "test_loss", "final_loss", "loss_c4_val"],
     "family": ["group", "suite", "dataset", "corpus"],
 }
-#: Size columns that must be strictly positive counts.
-SIZE_COLUMNS = ("params", "tokens", "flops", "unique_tokens", "teacher_params", "vocab_size",
-                "batch_size")
 
 
 @dataclass
