@@ -18,18 +18,26 @@ from .model import build_model, observed_name
 
 #: Target acceptance used for the one automatic retry after divergences.
 RETRY_TARGET_ACCEPT = 0.99
+#: Extrapolation models: ``"backtest"`` (drift learned from inner backtests, the default) or None.
+EXTRAPOLATION = ("backtest", None)
 
 
 def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="numpyro",
-            target_accept=0.9, progress=False, family_column="family") -> "Fit":
+            target_accept=0.9, progress=False, family_column="family",
+            extrapolation="backtest") -> "Fit":
     """Fit ``law`` to ``data`` (see :meth:`bayeslaws.laws.Law.fit`)."""
+    if extrapolation not in EXTRAPOLATION:
+        from .errors import SpecError
+
+        raise SpecError(f"extrapolation must be one of {EXTRAPOLATION}, not {extrapolation!r}")
     table = data_mod.prepare(law, data, family_column=family_column)
     families = table.families
     family_idx = pd.Index(families).get_indexer(table.family)
     model = build_model(law, table, families, family_idx)
     config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
               "sampler": sampler, "target_accept": float(target_accept),
-              "family_column": family_column, "retried": False}
+              "family_column": family_column, "retried": False,
+              "extrapolation": extrapolation}
     free = [v.name for v in model.free_RVs]
     idata = sampling.sample(model, draws=draws, tune=tune, chains=chains, seed=seed,
                             target_accept=target_accept, sampler=sampler, progress=progress)
@@ -176,15 +184,33 @@ class Fit:
         free = [v for v in self.posterior.data_vars if v not in self.law.param_names]
         return diagnostics.diagnose(self.idata, free)
 
+    @property
+    def discrepancy(self):
+        """The extrapolation discrepancy (:class:`bayeslaws.extrapolation.Discrepancy`), or None.
+
+        Learned on first use from leave-future-out backtests inside the training data (a few
+        short refits) and kept in the fit (and in its saved file); None when the fit was made
+        with ``extrapolation=None``.
+        """
+        from .extrapolation import Discrepancy
+
+        if "extrapolation" in self.idata.children:
+            return Discrepancy.from_dataset(self.idata["extrapolation"].to_dataset())
+        if self.config.get("extrapolation", "backtest") is None:
+            return None
+        found = Discrepancy.learn(self)
+        self.idata["extrapolation"] = found.to_dataset()
+        return found
+
     # ------------------------------------------------------------------ uses
-    def predict(self, new_data, *, seed: int = 0):
+    def predict(self, new_data, *, seed: int = 0, discrepancy: bool = True):
         """Posterior draws of the law and of new observations at each row of ``new_data``.
 
         See :func:`bayeslaws.predict.predict`.
         """
         from .predict import predict
 
-        return predict(self, new_data, seed=seed)
+        return predict(self, new_data, seed=seed, discrepancy=discrepancy)
 
     def optimal(self, flops, *, family: str | None = None, seed: int = 0):
         """Compute-optimal N*, D*, D*/N* and loss at a budget, as posterior draws.

@@ -14,10 +14,13 @@ import pandas as pd
 import xarray as xr
 
 from . import data as data_mod
-from . import hierarchy
+from . import extrapolation, hierarchy
+from .errors import ExtrapolationWarning
 from .intervals import DEFAULT_PROB, describe
 
 POPULATION = "population"
+#: Forecasts this many decades or more beyond the fitted range get an ExtrapolationWarning.
+WARN_DECADES = 1.0
 
 
 def link_draws(law, sampled: dict[str, xr.DataArray], x: dict[str, np.ndarray],
@@ -43,8 +46,10 @@ class Prediction:
     Attributes
     ----------
     draws : xarray.Dataset
-        ``<target>`` (the law curve) and ``<target>_predictive`` (with observation noise), dims
-        ``(chain, draw, row)``, row order as given; coordinate ``family`` per row.
+        ``<target>`` (the curve: the law plus the extrapolation discrepancy beyond the fitted
+        range), ``<target>_predictive`` (with observation noise too) and ``<target>_law`` (the
+        law alone), dims ``(chain, draw, row)``, row order as given; coordinates ``family`` and
+        ``extrapolation`` (decades beyond the fitted range, 0 inside) per row.
     frame : pandas.DataFrame
         The rows as given.
     target : str
@@ -55,6 +60,11 @@ class Prediction:
         self.frame = frame
         self.target = target
         self.notes = notes
+
+    @property
+    def distance(self) -> np.ndarray:
+        """Decades by which each row lies beyond the fitted range of its family (0 inside)."""
+        return self.draws["extrapolation"].values
 
     @property
     def law(self) -> xr.DataArray:
@@ -78,6 +88,13 @@ class Prediction:
         out[f"{t}_upper"] = pred["upper"].values
         return out
 
+    def summary(self, prob: float = DEFAULT_PROB) -> pd.DataFrame:
+        """:meth:`interval` plus ``extrapolation``: how many times beyond the fitted range each
+        row lies (1 inside it), on the axis where it is farthest out."""
+        out = self.interval(prob)
+        out["extrapolation"] = 10.0 ** self.distance
+        return out
+
     def __repr__(self) -> str:
         return f"<Prediction of {self.target} at {self.draws.sizes['row']} rows>"
 
@@ -89,8 +106,13 @@ def _row_families(fit, table, new_data: pd.DataFrame) -> np.ndarray:
     return np.array([label] * len(new_data), dtype=object)
 
 
-def predict(fit, new_data: pd.DataFrame, *, seed: int = 0) -> Prediction:
+def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = True) -> Prediction:
     """Predict ``fit``'s target at the rows of ``new_data``.
+
+    Rows beyond the fitted range of their family get the extrapolation discrepancy of
+    :mod:`bayeslaws.extrapolation` (a drift that grows linearly in decades of distance, its rate
+    learned from backtests inside the training data), so their intervals widen honestly; rows
+    10x or more beyond it also raise an :class:`~bayeslaws.ExtrapolationWarning`.
 
     Parameters
     ----------
@@ -100,6 +122,9 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0) -> Prediction:
         optional ``family``; any other columns are carried through unchanged.
     seed : int
         Seed of the new-family and observation-noise draws.
+    discrepancy : bool
+        Include the extrapolation discrepancy (default). False gives the plain posterior
+        predictive, which understates the error of forecasts far from the data.
 
     Returns
     -------
@@ -129,18 +154,43 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0) -> Prediction:
                                      for e, lab in zip(extra, unseen)], dim="family")
                  for k, v in known.items()}
     idx = pd.Index(labels).get_indexer(row_fam)
-    link = link_draws(law, known, table.x, idx)
+    pure = link_draws(law, known, table.x, idx)
     sigma = post["sigma"].values[..., None]
     if law.noise["likelihood"] == "student_t":
-        eps = rng.standard_t(np.broadcast_to(post["nu"].values[..., None], link.shape))
+        eps = rng.standard_t(np.broadcast_to(post["nu"].values[..., None], pure.shape))
     else:
-        eps = rng.standard_normal(link.shape)
+        eps = rng.standard_normal(pure.shape)
+    d = _distance(fit, table, row_fam)
+    link = pure
+    if discrepancy and (d > 0).any():
+        found = fit.discrepancy
+        if found is not None:
+            link = pure + found.draws(d, row_fam, np.random.default_rng([seed, 11]))
+    far = d >= WARN_DECADES
+    if far.any():
+        warnings.warn(f"{far.sum()} row(s) lie up to {10 ** d.max():.3g}x beyond the fitted range "
+                      f"(rows {', '.join(map(str, np.flatnonzero(far)[:8]))}); their intervals "
+                      "include the extrapolation discrepancy"
+                      + ("" if discrepancy and fit.config.get("extrapolation", "backtest")
+                         else ", which is switched off, so they are too narrow"),
+                      ExtrapolationWarning, stacklevel=3)
     noisy = link + sigma * eps
     if law.positive_target:
-        link, noisy = np.exp(link), np.exp(noisy)
+        link, noisy, pure = np.exp(link), np.exp(noisy), np.exp(pure)
     dims = ("chain", "draw", "row")
     coords = {"chain": post["chain"].values, "draw": post["draw"].values,
-              "row": np.arange(len(frame)), "family": ("row", row_fam.astype(str))}
-    ds = xr.Dataset({law.target: (dims, link), f"{law.target}_predictive": (dims, noisy)},
-                    coords=coords)
+              "row": np.arange(len(frame)), "family": ("row", row_fam.astype(str)),
+              "extrapolation": ("row", d)}
+    ds = xr.Dataset({law.target: (dims, link), f"{law.target}_predictive": (dims, noisy),
+                     f"{law.target}_law": (dims, pure)}, coords=coords)
     return Prediction(ds, frame, law.target, notes + table.notes)
+
+
+def _distance(fit, table, row_fam: np.ndarray) -> np.ndarray:
+    """Decades beyond the fitted range per row; a population row is measured against all data."""
+    train = data_mod.prepare(fit.law, fit.data, family_column=fit.config["family_column"],
+                             require_target=False)
+    train_fam = np.asarray(train.family).astype(str)
+    if not train.has_family:
+        train_fam = np.full(len(train_fam), fit.families[0])
+    return extrapolation.distance(fit.law, train.x, train_fam, table.x, row_fam)

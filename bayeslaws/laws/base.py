@@ -211,7 +211,7 @@ class Law:
 
     def fit(self, data, *, seed: int = 0, draws: int = 1000, tune: int = 1000, chains: int = 4,
             sampler: str = "numpyro", target_accept: float = 0.9, progress: bool = False,
-            family_column: str = "family"):
+            family_column: str = "family", extrapolation: str | None = "backtest"):
         """Sample the posterior of the law given a run table.
 
         Parameters
@@ -229,6 +229,10 @@ class Law:
             NUTS target acceptance; raised automatically once if divergences occur.
         progress : bool
             Show a progress bar.
+        extrapolation : {"backtest", None}
+            How forecasts beyond the fitted range widen: ``"backtest"`` learns a drift rate per
+            decade of distance from refits on the smaller runs (on first use, see
+            :mod:`bayeslaws.extrapolation`); None keeps the plain posterior predictive.
 
         Returns
         -------
@@ -238,7 +242,7 @@ class Law:
 
         return fit_law(self, data, seed=seed, draws=draws, tune=tune, chains=chains,
                        sampler=sampler, target_accept=target_accept, progress=progress,
-                       family_column=family_column)
+                       family_column=family_column, extrapolation=extrapolation)
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options().items())

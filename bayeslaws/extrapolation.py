@@ -1,0 +1,353 @@
+r"""Extrapolation discrepancy: how much a law's error grows beyond the range it was fitted on.
+
+A law fitted on small models is usually used far above them, and there its error is not the
+interpolation noise it learned: a slightly wrong exponent or a missing term makes the error grow
+with the distance from the data. On Epoch's Chinchilla runs the learned noise is about 0.4% in log
+loss, the extrapolation error about 0.9%, so plain 90% intervals cover only 61% of the largest
+runs (``../shared/reference/CALIBRATION.md``).
+
+The model. On the link scale (log of a positive target) the true curve at a row is
+
+.. math::
+
+    \log L_{\text{true}}(x) = \log L(x;\theta_f) + b_f\, d(x),
+    \qquad b_f \sim N(0, \tau^2),
+
+where :math:`d(x) \ge 0` is the distance, in decades, of the row beyond the fitted range of its
+family (:func:`distance`: the largest excess over the fitted maximum, or shortfall below the
+fitted minimum, over the law's scale axes and compute), and :math:`b_f` a random drift rate per
+family. Inside the fitted range :math:`d = 0` and nothing changes; beyond it the interval widens
+linearly in :math:`d`, and forecasts of one family share their drift (errors at 10x and 100x are
+correlated, as they are in practice).
+
+Learning :math:`\tau` (leave-future-out backtests inside the training data, Bürkner, Gabry &
+Vehtari 2020). The training rows are cut at compute quantiles (:data:`FRACTIONS`); the law is
+refitted on each lower part and predicts the upper part. For fold :math:`k` and family
+:math:`f`, the residuals :math:`r = y - m` against the refit's predictive mean :math:`m` (with
+predictive sd :math:`s`, parameter uncertainty and noise included) follow
+
+.. math::
+
+    r \sim N\big(0,\ \mathrm{diag}(s^2) + \tau^2\, d\, d^\top\big),
+
+the marginal of the drift model, so each fold and family counts as one draw of the drift, not as
+many independent points. With a half-normal prior on :math:`\tau` (:data:`TAU_PRIOR_SCALE`, per
+decade) the one-dimensional posterior is computed on a grid and its draws are paired with the
+posterior draws of the fit. Families and folds pool into one :math:`\tau`.
+
+References
+----------
+Kennedy & O'Hagan 2001, "Bayesian calibration of computer models", JRSS B 63(3).
+Bürkner, Gabry & Vehtari 2020, "Approximate leave-future-out cross-validation for Bayesian time
+series models", J. Stat. Comput. Simul. 90(14).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import data as data_mod
+from .errors import ConvergenceWarning
+
+#: Compute quantiles at which the training rows are cut for the inner backtests.
+FRACTIONS = (0.5, 0.65, 0.8)
+#: Log-normal prior ``(mu, sd)`` of log tau (tau: link-scale sd per decade of distance).
+TAU_PRIOR = (math.log(0.02), 1.0)
+#: Smallest between-dataset sd of log tau in the empirical-Bayes population prior.
+SD_FLOOR = 0.5
+#: Upper end of the tau grid (an error of 50% per decade is far beyond any law worth using).
+TAU_MAX = 0.5
+#: Sampler settings of the backtest refits (enough for a predictive mean and sd).
+FOLD_SAMPLING = {"draws": 500, "tune": 500}
+#: Fewest rows a backtest refit may use, per sampled parameter of the law.
+MIN_ROWS_PER_PARAM = 3
+DECADE = math.log(10.0)
+
+
+def scale_axes(law, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Log-scale axes along which a row can lie outside the fitted range.
+
+    The law's inputs, plus compute (``log N + log D``) when the law takes both params and tokens.
+    """
+    axes = {name: np.asarray(x[name], dtype=float) for name in law.inputs}
+    if "params" in axes and "tokens" in axes:
+        axes["compute"] = axes["params"] + axes["tokens"]
+    return axes
+
+
+def size_axis(law, x: dict[str, np.ndarray]) -> np.ndarray:
+    """The log axis that orders runs from small to large: compute, else the first input."""
+    axes = scale_axes(law, x)
+    for name in ("compute", "flops", "params", "tokens"):
+        if name in axes:
+            return axes[name]
+    return next(iter(axes.values()))
+
+
+def distance(law, train_x: dict, train_family: np.ndarray, x: dict, family: np.ndarray) -> np.ndarray:
+    r"""Decades by which each row lies outside the fitted range of its family.
+
+    .. math::
+
+        d = \max_a \max\big(0,\ x_a - \max_{\text{fit}} x_a,\ \min_{\text{fit}} x_a - x_a\big)
+        / \ln 10
+
+    over the scale axes :math:`a` (:func:`scale_axes`); a family that was not fitted is measured
+    against all fitted rows.
+    """
+    train = scale_axes(law, train_x)
+    new = scale_axes(law, x)
+    train_family = np.asarray(train_family).astype(str)
+    family = np.asarray(family).astype(str)
+    out = np.zeros(len(family))
+    for fam in np.unique(family):
+        rows = family == fam
+        ref = train_family == fam
+        if not ref.any():
+            ref = np.ones(len(train_family), dtype=bool)
+        for name, values in new.items():
+            lo, hi = train[name][ref].min(), train[name][ref].max()
+            excess = np.maximum(np.maximum(values[rows] - hi, lo - values[rows]), 0.0)
+            out[rows] = np.maximum(out[rows], excess / DECADE)
+    return out
+
+
+def describe_distance(d: float) -> str:
+    """Plain words for a distance in decades: ``'12.6x beyond the fitted range'``."""
+    if d <= 0:
+        return "inside the fitted range"
+    return f"{10 ** d:.3g}x beyond the fitted range"
+
+
+# --------------------------------------------------------------------------------- tau posterior
+def kernel(d_a: np.ndarray, d_b: np.ndarray) -> np.ndarray:
+    r"""Discrepancy covariance per unit :math:`\tau^2`: :math:`\min(d_a, d_b) + d_a d_b`.
+
+    A Brownian motion along the distance (variance :math:`\tau^2 d`: errors appear as soon as a
+    forecast leaves the data) plus a random linear drift (variance :math:`\tau^2 d^2`: a wrong
+    exponent, dominant far out). Both start at zero at the edge of the fitted range.
+    """
+    d_a, d_b = np.asarray(d_a, dtype=float), np.asarray(d_b, dtype=float)
+    return np.minimum(d_a[:, None], d_b[None, :]) + d_a[:, None] * d_b[None, :]
+
+
+def drift_loglik(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 tau: np.ndarray) -> np.ndarray:
+    r"""Log-likelihood of each ``tau`` given backtest residuals, summed over groups.
+
+    Each group is ``(r, s, d)``: residuals, predictive sds and distances of one fold and family;
+    :math:`r \sim N(0, \mathrm{diag}(s^2) + \tau^2 K(d))` with :func:`kernel` ``K``. One
+    eigendecomposition of :math:`S^{-1/2} K S^{-1/2}` per group makes every grid value cheap.
+    """
+    tau2 = np.asarray(tau, dtype=float)[:, None] ** 2
+    total = np.zeros(len(tau2))
+    for r, s, d in groups:
+        lam, vec = np.linalg.eigh(kernel(d, d) / np.outer(s, s))
+        lam = np.clip(lam, 0.0, None)
+        proj = (vec.T @ (r / s)) ** 2
+        scale = 1.0 + tau2 * lam[None, :]
+        total += -0.5 * (np.sum(proj[None, :] / scale + np.log(scale), axis=1)
+                         + 2 * np.sum(np.log(s)) + len(r) * math.log(2 * math.pi))
+    return total
+
+
+def tau_posterior(groups, *, prior=None, size: int = 2001):
+    """Grid posterior of the drift rate: ``(grid, density)`` with the density normalised.
+
+    ``prior`` is ``(mu, sd)`` of a log-normal on tau (default :data:`TAU_PRIOR`).
+    """
+    mu, sd = prior or TAU_PRIOR
+    grid = np.linspace(TAU_MAX / size, TAU_MAX, size)
+    logp = -0.5 * ((np.log(grid) - mu) / sd) ** 2 - np.log(grid)
+    if groups:
+        logp = logp + drift_loglik(groups, grid)
+    p = np.exp(logp - logp.max())
+    p /= np.trapezoid(p, grid)
+    return grid, p
+
+
+def tau_draws(grid: np.ndarray, density: np.ndarray, shape: tuple[int, ...],
+              rng: np.random.Generator) -> np.ndarray:
+    """Inverse-CDF draws of tau from a grid density."""
+    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * np.diff(grid))])
+    cdf /= cdf[-1]
+    return np.interp(rng.uniform(size=shape), cdf, grid)
+
+
+def population_prior(groups_by_dataset: dict, *, sd_floor: float = SD_FLOOR) -> tuple[float, float]:
+    r"""Empirical-Bayes population prior of :math:`\log\tau` across datasets.
+
+    Each dataset :math:`j` has its own drift rate, :math:`\log\tau_j \sim N(\mu, s)`; the
+    marginal likelihood :math:`\prod_j \int p(r_j \mid \tau_j)\, N(\log\tau_j; \mu, s)\,
+    d\log\tau_j` of the datasets' backtest residuals is maximised over a grid of
+    :math:`(\mu, s)`, with :math:`s \ge` ``sd_floor`` (a handful of datasets cannot pin down
+    their spread). Returns ``(mu, s)``, usable as ``prior`` of :func:`tau_posterior`.
+    """
+    log_tau = np.linspace(math.log(1e-4), math.log(TAU_MAX), 600)
+    step = log_tau[1] - log_tau[0]
+    lls = [drift_loglik(g, np.exp(log_tau)) for g in groups_by_dataset.values() if g]
+    best, arg = -np.inf, TAU_PRIOR
+    for mu in np.linspace(math.log(1e-3), math.log(0.2), 160):
+        for sd in np.linspace(sd_floor, 2.0, 60):
+            logn = -0.5 * ((log_tau - mu) / sd) ** 2 - math.log(sd * math.sqrt(2 * math.pi))
+            total = sum(np.logaddexp.reduce(ll + logn) + math.log(step) for ll in lls)
+            if total > best:
+                best, arg = total, (float(mu), float(sd))
+    return arg
+
+
+# --------------------------------------------------------------------------------- backtests
+def backtest_splits(law, table, fractions=FRACTIONS) -> list[np.ndarray]:
+    """Boolean masks of the rows each inner refit uses (rows below a compute quantile).
+
+    Folds with too few rows to fit (fewer than :data:`MIN_ROWS_PER_PARAM` per parameter), or with
+    nothing left to predict, are skipped; duplicates of an earlier fold are dropped.
+    """
+    size = size_axis(law, table.x)
+    n_min = MIN_ROWS_PER_PARAM * len(law.parameters)
+    masks, seen = [], set()
+    for frac in fractions:
+        cut = np.quantile(size, frac)
+        mask = size <= cut
+        key = int(mask.sum())
+        if key < n_min or key == len(size) or key in seen:
+            continue
+        seen.add(key)
+        masks.append(mask)
+    return masks
+
+
+def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family", seed: int = 0,
+                       sampler: str = "numpyro", chains: int = 4, fractions=FRACTIONS):
+    """Refit ``law`` on the lower part of ``frame`` at each fold and score the upper part.
+
+    Returns
+    -------
+    groups : list of (r, s, d)
+        Per fold and family: link-scale residuals of the held-out rows against the refit's
+        predictive mean, the predictive sds, and the distances beyond the refit's range.
+    folds : int
+        Number of folds run.
+    """
+    from .fit import fit_law
+
+    table = data_mod.prepare(law, frame, family_column=family_column)
+    frame = table.frame.reset_index(drop=True)
+    groups = []
+    masks = backtest_splits(law, table, fractions)
+    for k, mask in enumerate(masks):
+        train = frame[mask]
+        held = frame[~mask]
+        with warnings.catch_warnings():
+            # A short refit on part of the data is a measuring device; its sampler notes are
+            # not the user's business (the main fit is checked in full).
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            sub = fit_law(law, train, seed=seed + 1000 * (k + 1), chains=chains, sampler=sampler,
+                          family_column=family_column, extrapolation=None, **FOLD_SAMPLING)
+            pred = sub.predict(held, seed=seed, discrepancy=False)
+        link = pred.predictive.values
+        if law.positive_target:
+            link = np.log(link)
+        link = link.reshape(-1, link.shape[-1])
+        m, s = link.mean(axis=0), link.std(axis=0, ddof=1)
+        y = table.y[~mask]
+        fam_train = table.family[mask].astype(str)
+        fam_held = table.family[~mask].astype(str)
+        d = distance(law, {n: v[mask] for n, v in table.x.items()}, fam_train,
+                     {n: v[~mask] for n, v in table.x.items()}, fam_held)
+        for fam in np.unique(fam_held):
+            rows = (fam_held == fam) & (d > 0)
+            if rows.any():
+                groups.append((y[rows] - m[rows], np.maximum(s[rows], 1e-9), d[rows]))
+    return groups, len(masks)
+
+
+class Discrepancy:
+    """The fitted extrapolation discrepancy of a :class:`~bayeslaws.fit.Fit`.
+
+    Attributes
+    ----------
+    tau : xarray.DataArray
+        Posterior draws of the drift rate (link scale per decade), dims ``(chain, draw)`` like
+        the fit's posterior, so draw ``i`` of tau pairs with draw ``i`` of the law's parameters.
+    folds : int
+        Backtest folds that informed tau (0: the prior alone).
+    groups : int
+        Fold x family groups (independent looks at the drift).
+    """
+
+    def __init__(self, tau: xr.DataArray, folds: int, groups: int):
+        self.tau = tau
+        self.folds = int(folds)
+        self.groups = int(groups)
+
+    @classmethod
+    def learn(cls, fit, *, prior=None, fractions=FRACTIONS) -> "Discrepancy":
+        """Run the backtests of ``fit``'s law and data and return the tau posterior."""
+        cfg = fit.config
+        groups, folds = backtest_residuals(
+            fit.law, fit.data, family_column=cfg["family_column"], seed=cfg["seed"],
+            sampler=cfg["sampler"], chains=cfg["chains"], fractions=fractions)
+        return cls.from_groups(fit, groups, folds, prior=prior)
+
+    @classmethod
+    def from_groups(cls, fit, groups, folds: int, *, prior=None) -> "Discrepancy":
+        """The tau posterior from backtest ``groups`` (:func:`backtest_residuals`), its draws
+        shaped like ``fit``'s posterior and seeded by the fit's seed."""
+        grid, dens = tau_posterior(groups, prior=prior)
+        post = fit.posterior
+        shape = (post.sizes["chain"], post.sizes["draw"])
+        rng = np.random.default_rng([fit.config["seed"], 7])
+        tau = xr.DataArray(tau_draws(grid, dens, shape, rng), dims=("chain", "draw"),
+                           coords={"chain": post["chain"].values, "draw": post["draw"].values},
+                           name="tau")
+        return cls(tau, folds, len(groups))
+
+    def to_dataset(self) -> xr.Dataset:
+        """The ``extrapolation`` group stored in the fit's DataTree."""
+        ds = self.tau.to_dataset(name="tau")
+        ds.attrs = {"folds": self.folds, "groups": self.groups,
+                    "model": "brownian motion + linear drift in decades beyond the fitted range"}
+        return ds
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> "Discrepancy":
+        return cls(ds["tau"], ds.attrs.get("folds", 0), ds.attrs.get("groups", 0))
+
+    def draws(self, d: np.ndarray, family: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Discrepancy draws on the link scale, shape ``(chain, draw, row)``.
+
+        Rows of one family share one path of the process (:func:`kernel`), so forecasts at 10x
+        and 100x are correlated; rows inside the fitted range get zero.
+        """
+        tau = self.tau.values
+        d = np.asarray(d, dtype=float)
+        family = np.asarray(family).astype(str)
+        out = np.zeros(tau.shape + (len(d),))
+        for fam in np.unique(family):
+            rows = np.flatnonzero((family == fam) & (d > 0))
+            if not len(rows):
+                continue
+            k = kernel(d[rows], d[rows])
+            chol = np.linalg.cholesky(k + 1e-12 * np.eye(len(rows)) * max(1.0, k.max()))
+            z = rng.standard_normal(tau.shape + (len(rows),))
+            out[..., rows] = tau[..., None] * (z @ chol.T)
+        return out
+
+    def summary(self, prob: float = 0.9) -> dict:
+        """Median and equal-tailed interval of tau (per decade)."""
+        v = self.tau.values.ravel()
+        lo, hi = np.quantile(v, [(1 - prob) / 2, (1 + prob) / 2])
+        return {"median": float(np.median(v)), "lower": float(lo), "upper": float(hi),
+                "folds": self.folds, "groups": self.groups}
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (f"<Discrepancy: tau {s['median']:.4f} per decade [{s['lower']:.4f}, "
+                f"{s['upper']:.4f}] from {self.folds} folds, {self.groups} groups>")

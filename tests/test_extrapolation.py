@@ -1,0 +1,135 @@
+"""The extrapolation discrepancy: distance, the drift likelihood, the tau posterior, the draws,
+and its use in forecasts of a real fit."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats
+
+import bayeslaws as bl
+from bayeslaws import extrapolation as ex
+from bayeslaws import scores
+
+
+def test_distance_is_decades_beyond_each_family_range():
+    law = bl.laws.get("chinchilla")
+    train = {"params": np.log([1e8, 1e9]), "tokens": np.log([1e9, 1e10])}
+    fam_train = np.array(["a", "a"])
+    new = {"params": np.log([1e9, 1e10, 1e8, 1e7]), "tokens": np.log([1e10, 1e10, 1e9, 1e9])}
+    d = ex.distance(law, train, fam_train, new, np.array(["a", "a", "a", "b"]))
+    # inside; 10x beyond in N (and compute); inside; 10x below in N for an unseen family.
+    np.testing.assert_allclose(d, [0.0, 1.0, 0.0, 1.0], atol=1e-12)
+    assert ex.describe_distance(1.0) == "10x beyond the fitted range"
+    assert ex.describe_distance(0.0) == "inside the fitted range"
+
+
+def test_compute_axis_catches_joint_extrapolation():
+    law = bl.laws.get("chinchilla")
+    train = {"params": np.log([1e8, 1e9]), "tokens": np.log([1e10, 1e9])}
+    new = {"params": np.log([1e9]), "tokens": np.log([1e10])}  # each input seen, compute not
+    d = ex.distance(law, train, np.array(["a", "a"]), new, np.array(["a"]))
+    np.testing.assert_allclose(d, [1.0])
+
+
+def test_drift_loglik_matches_dense_multivariate_normal():
+    rng = np.random.default_rng(0)
+    groups = [(rng.normal(0, 0.02, 6), rng.uniform(0.004, 0.01, 6), np.sort(rng.uniform(0, 2, 6)))
+              for _ in range(3)]
+    tau = np.array([0.001, 0.02, 0.3])
+    dense = [sum(stats.multivariate_normal(np.zeros(len(r)),
+                                           np.diag(s**2) + t**2 * ex.kernel(d, d)).logpdf(r)
+                 for r, s, d in groups) for t in tau]
+    np.testing.assert_allclose(ex.drift_loglik(groups, tau), dense, rtol=1e-9)
+
+
+def _simulate_groups(tau, n_groups, rng, rows=8):
+    groups = []
+    for _ in range(n_groups):
+        d = np.sort(rng.uniform(0.05, 1.5, rows))
+        s = np.full(rows, 0.005)
+        cov = np.diag(s**2) + tau**2 * ex.kernel(d, d)
+        groups.append((rng.multivariate_normal(np.zeros(rows), cov), s, d))
+    return groups
+
+
+def test_tau_posterior_recovers_the_drift_rate():
+    rng = np.random.default_rng(1)
+    truth = 0.03
+    grid, dens = ex.tau_posterior(_simulate_groups(truth, 60, rng))
+    draws = ex.tau_draws(grid, dens, (4000,), np.random.default_rng(2))
+    lo, med, hi = np.quantile(draws, [0.05, 0.5, 0.95])
+    assert lo < truth < hi
+    assert abs(med / truth - 1) < 0.25
+    # Without data the posterior is the prior: log-normal(mu, sd).
+    grid, dens = ex.tau_posterior([], prior=(math.log(0.02), 0.5))
+    draws = ex.tau_draws(grid, dens, (20000,), np.random.default_rng(3))
+    assert abs(np.median(np.log(draws)) - math.log(0.02)) < 0.03
+    assert abs(np.std(np.log(draws)) - 0.5) < 0.03
+
+
+def test_population_prior_finds_the_common_rate():
+    rng = np.random.default_rng(4)
+    by_dataset = {f"ds{i}": _simulate_groups(0.02, 8, rng) for i in range(6)}
+    mu, sd = ex.population_prior(by_dataset)
+    assert abs(mu - math.log(0.02)) < 0.35
+    assert sd == pytest.approx(ex.SD_FLOOR, abs=0.2)
+
+
+def test_discrepancy_draws_follow_the_kernel_and_vanish_inside():
+    tau = xr.DataArray(np.full((4, 5000), 0.02), dims=("chain", "draw"))
+    disc = ex.Discrepancy(tau, folds=0, groups=0)
+    d = np.array([0.0, 0.5, 2.0, 0.5])
+    fam = np.array(["a", "a", "a", "b"])
+    draws = disc.draws(d, fam, np.random.default_rng(0)).reshape(-1, 4)
+    assert np.all(draws[:, 0] == 0)
+    np.testing.assert_allclose(draws.std(axis=0)[1:],
+                               0.02 * np.sqrt([0.5 + 0.25, 2.0 + 4.0, 0.5 + 0.25]), rtol=0.05)
+    corr = np.corrcoef(draws[:, 1:].T)
+    expected = (0.5 + 1.0) / math.sqrt(0.75 * 6.0)  # same family: shared path
+    assert corr[0, 1] == pytest.approx(expected, abs=0.03)
+    assert abs(corr[0, 2]) < 0.05  # other family: independent
+
+
+def test_crps_matches_the_normal_closed_form_and_points_score_abs_error():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 1.0, (40000, 1))
+    z = 0.7
+    closed = z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / math.sqrt(math.pi)
+    assert scores.crps(x, np.array([z]))[0] == pytest.approx(closed, rel=0.02)
+    assert scores.crps(np.array([[2.0, 3.0]]), np.array([2.5, 2.5])) == pytest.approx([0.5, 0.5])
+    table = scores.score_table(np.exp(rng.normal(0, 1, (4000, 500))), np.exp(rng.normal(0, 1, 500)))
+    assert table["coverage_90"] == pytest.approx(0.9, abs=0.04)
+    assert table["coverage_50"] == pytest.approx(0.5, abs=0.06)
+
+
+@pytest.mark.slow
+def test_forecasts_beyond_the_data_widen_and_inside_do_not(chinchilla_fit):
+    runs = bl.datasets.load("chinchilla_epoch", fit_rows=True)
+    inside = runs.head(3)
+    far = runs.tail(1).assign(params=runs.params.max() * 30, tokens=runs.tokens.max() * 30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bl.ExtrapolationWarning)
+        a = chinchilla_fit.predict(inside).interval()
+        b = chinchilla_fit.predict(inside, discrepancy=False).interval()
+    np.testing.assert_allclose(a.loss_upper, b.loss_upper)
+    with pytest.warns(bl.ExtrapolationWarning, match="beyond the fitted range"):
+        wide = chinchilla_fit.predict(far)
+    with pytest.warns(bl.ExtrapolationWarning, match="switched off"):
+        narrow = chinchilla_fit.predict(far, discrepancy=False)
+    w = wide.interval().iloc[0]
+    n = narrow.interval().iloc[0]
+    assert (w.loss_upper - w.loss_lower) > 1.5 * (n.loss_upper - n.loss_lower)
+    assert wide.summary()["extrapolation"].iloc[0] == pytest.approx(30 * 30, rel=1e-6)
+    disc = chinchilla_fit.discrepancy
+    assert disc.folds == 3
+    s = disc.summary()
+    assert 0 < s["lower"] < s["median"] < s["upper"] < ex.TAU_MAX
+    # The learned discrepancy travels with the saved fit.
+    chinchilla_fit.save("fit.nc")
+    again = bl.load("fit.nc").discrepancy
+    np.testing.assert_array_equal(again.tau.values, disc.tau.values)
