@@ -53,11 +53,19 @@ def hoffmann_grid():
                                            np.arange(0, 2.5, 0.5))), dtype=float)
 
 
-def huber_fit(frame, starts=None):
-    """Best Huber/L-BFGS fit over ``starts`` (default: the full grid). Returns theta."""
+def huber_fit(frame, starts=None, *, screen: int | None = 100):
+    """Best Huber/L-BFGS fit over ``starts`` (default: the full grid). Returns theta.
+
+    With ``screen``, the objective is evaluated at every start and L-BFGS runs from the
+    ``screen`` best only (on the bundled data the full 4,500-start search and the screened one
+    reach the same optimum; the full search costs minutes per fit on 2 cores).
+    """
     log_n, log_d = _logs(frame)
     log_l = np.log(frame["loss"].to_numpy(float))
     starts = hoffmann_grid() if starts is None else np.atleast_2d(starts)
+    if screen and len(starts) > screen:
+        values = np.array([_huber_objective(x0, log_n, log_d, log_l)[0] for x0 in starts])
+        starts = starts[np.argsort(values)[:screen]]
     best = None
     for x0 in starts:
         res = minimize(_huber_objective, x0, args=(log_n, log_d, log_l), jac=True,
