@@ -81,8 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--prob", type=_float, default=0.9)
     o.add_argument("--out", help="also write the table as CSV")
 
-    c = sub.add_parser("compare", help="compare fits by PSIS-LOO")
-    c.add_argument("fits", nargs="+")
+    c = sub.add_parser("compare", help="compare fits of the same rows by PSIS-LOO (with fallbacks)")
+    c.add_argument("fits", nargs="+", help="two or more FIT.nc files of the same rows and target")
+    c.add_argument("--fallback", choices=["auto", "refit", "kfold", "none"], default="auto",
+                   help="for rows with high Pareto k: exact refits, grouped K-fold, or nothing "
+                        "(default auto: refits when few, else K-fold)")
+    c.add_argument("--max-refits", type=_positive_int, default=10)
+    c.add_argument("--folds", type=_positive_int, default=10)
+    c.add_argument("--refit-draws", type=_positive_int,
+                   help="draws (and tune) of each refit; default: those of the fit")
+    c.add_argument("--out", help="also write the table as CSV")
 
     pl = sub.add_parser("plot", help="plot a fitted law with credible bands")
     pl.add_argument("fit")
@@ -213,11 +221,25 @@ def cmd_compare(args) -> None:
     from . import load
     from .compare import compare
 
+    from .errors import BayeslawsError
+
+    if len(args.fits) < 2:
+        raise BayeslawsError("compare needs at least two FIT.nc files")
     fits = {}
     for path in args.fits:
         name = os.path.splitext(os.path.basename(path))[0]
         fits[name if name not in fits else path] = load(path)
-    _print_table(compare(fits))
+    if args.out:
+        _check_folder(args.out)
+    refit = {"draws": args.refit_draws, "tune": args.refit_draws} if args.refit_draws else None
+    table = compare(fits, fallback=args.fallback, max_refits=args.max_refits, folds=args.folds,
+                    refit=refit)
+    _print_table(table)
+    for note in table.attrs["notes"]:
+        print(f"note: {note}")
+    print(f"verdict: {table.attrs['verdict']}")
+    if args.out:
+        _write_csv(table, args.out)
 
 
 def cmd_plot(args) -> None:
