@@ -95,6 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="plot a fitted law with credible bands")
     pl.add_argument("fit")
     pl.add_argument("--out", required=True, help="output PNG")
+    pl.add_argument("--kind", choices=["fit", "forecast", "isoflop", "frontier", "forest"],
+                    default="fit", help="which figure (default: fit)")
+    pl.add_argument("--flops", type=_float,
+                    help="forecast: target compute; isoflop: one budget (default: from the data)")
+    pl.add_argument("--family", help="isoflop: the family (default: the first)")
+    pl.add_argument("--holdout", help="fit/forecast: CSV of held-out runs to mark")
+
+    r = sub.add_parser("report", help="one self-contained HTML page: law, data, posterior, "
+                       "diagnostics, forecasts, figures")
+    r.add_argument("fit")
+    r.add_argument("--out", required=True, help="output HTML file")
+    r.add_argument("--flops", type=_float, help="forecast target compute (default: from the data)")
+    r.add_argument("--holdout", help="CSV of held-out runs to forecast and mark")
 
     d = sub.add_parser("demo", help="the main job on bundled data, figure included")
     d.add_argument("--out", default="bayeslaws-demo")
@@ -244,9 +257,42 @@ def cmd_compare(args) -> None:
 
 def cmd_plot(args) -> None:
     from . import load
-    from .plots import plot_fit
 
-    plot_fit(load(args.fit), args.out)
+    from .data import read_table
+    from .errors import BayeslawsError
+    from .plots import plot
+
+    _check_folder(args.out)
+    fit = load(args.fit)
+    if args.flops is not None and not args.flops > 0:
+        raise BayeslawsError(f"--flops must be a positive number of FLOPs, not {args.flops:g}")
+    kwargs = {}
+    if args.holdout:
+        if args.kind not in ("fit", "forecast"):
+            raise BayeslawsError("--holdout applies to --kind fit and forecast")
+        kwargs["holdout"] = read_table(args.holdout)
+    if args.kind == "forecast":
+        kwargs["target"] = args.flops
+    elif args.kind == "isoflop":
+        kwargs["budgets"] = [args.flops] if args.flops else None
+        kwargs["family"] = args.family
+    elif args.flops is not None or args.family is not None:
+        raise BayeslawsError("--flops and --family apply to --kind forecast and isoflop")
+    plot(fit, args.kind, args.out, **kwargs)
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+def cmd_report(args) -> None:
+    from . import load
+    from .data import read_table
+    from .errors import BayeslawsError
+    from .report import write_report
+
+    _check_folder(args.out)
+    if args.flops is not None and not args.flops > 0:
+        raise BayeslawsError(f"--flops must be a positive number of FLOPs, not {args.flops:g}")
+    holdout = read_table(args.holdout) if args.holdout else None
+    write_report(load(args.fit), args.out, target=args.flops, holdout=holdout)
     print(f"wrote {args.out}", file=sys.stderr)
 
 
@@ -258,7 +304,8 @@ def cmd_demo(args) -> None:
 
 
 COMMANDS = {"datasets": cmd_datasets, "laws": cmd_laws, "fit": cmd_fit, "predict": cmd_predict,
-            "optimal": cmd_optimal, "compare": cmd_compare, "plot": cmd_plot, "demo": cmd_demo}
+            "optimal": cmd_optimal, "compare": cmd_compare, "plot": cmd_plot, "report": cmd_report,
+            "demo": cmd_demo}
 
 
 def _showwarning(message, category, filename, lineno, file=None, line=None):
