@@ -5,15 +5,15 @@ Every function draws with matplotlib (Agg when no display), returns the
 FLOPs use log axes as in the papers, labelled 10M / 1B / 1e21 rather than 1e+09. Bands are
 equal-tailed posterior intervals: 90% (light) and 50% (dark) around the median.
 
-=====================  =======================================================================
-:func:`plot_fit`       the law per family with credible bands, data on top, held-out runs hollow
-:func:`plot_forecast`  the law extended past the data to a target compute (a forecast fan)
-:func:`plot_isoflop`   loss along fixed budgets (C = 6ND) with the posterior of the optimum
-:func:`plot_frontier`  compute-optimal N*(C) and D*(C) with bands, published frontiers overlaid
-:func:`plot_forest`    family-level parameters with the population (a new family) beside them
-:func:`plot_calibration`  nominal vs observed coverage of held-out points, one line per method
-:func:`plot_compare`   elpd of law forms (and extrapolation scores when given) with uncertainty
-=====================  =======================================================================
+========================  ===================================================================
+:func:`plot_fit`          the law per family with credible bands, data on top, held-out runs
+:func:`plot_forecast`     the law extended past the data to a target compute (a forecast fan)
+:func:`plot_isoflop`      loss along fixed budgets (C = 6ND) with the posterior of the optimum
+:func:`plot_frontier`     compute-optimal N*(C) and D*(C) with bands, published ones overlaid
+:func:`plot_forest`       family-level parameters with the population (a new family) beside
+:func:`plot_calibration`  nominal vs observed coverage of held-out points, a line per method
+:func:`plot_compare`      elpd of law forms (and extrapolation scores) with uncertainty
+========================  ===================================================================
 
 ``fit.plot`` gives the same figures as methods: ``fit.plot.forecast(1e24)``, or
 ``fit.plot("frontier")``.
