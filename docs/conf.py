@@ -29,8 +29,7 @@ napoleon_use_rtype = False
 napoleon_use_ivar = True  # dataclass fields are documented once, by autodoc
 # numpydoc-style "x : type" descriptions are prose, not cross-reference targets
 nitpicky = False
-# the index globs "*" so that pages added later join the guide; with none yet it matches nothing
-suppress_warnings = ["myst.header", "toc.empty_glob"]
+suppress_warnings = ["myst.header"]
 
 html_theme = "alabaster"
 html_title = f"bayeslaws {version}"
