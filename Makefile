@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.12 2>/dev/null || (pyenv which python3.12 2
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install install-test
+.PHONY: demo test install install-test install-docs docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,3 +20,12 @@ demo: install
 
 test: install-test
 	$(BIN)/python -m pytest -q
+
+install-docs: $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[docs]"
+
+# The documentation site: figures from bundled data (small draws, cached in docs/_generated),
+# then Sphinx with warnings as errors. Output: docs/_build/html/index.html
+docs: install-docs
+	$(BIN)/python docs/figures.py
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html

@@ -81,12 +81,33 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--prob", type=_float, default=0.9)
     o.add_argument("--out", help="also write the table as CSV")
 
-    c = sub.add_parser("compare", help="compare fits by PSIS-LOO")
-    c.add_argument("fits", nargs="+")
+    c = sub.add_parser("compare", help="compare fits of the same rows by PSIS-LOO (with fallbacks)")
+    c.add_argument("fits", nargs="+", help="two or more FIT.nc files of the same rows and target")
+    c.add_argument("--fallback", choices=["auto", "refit", "kfold", "none"], default="auto",
+                   help="for rows with high Pareto k: exact refits, grouped K-fold, or nothing "
+                        "(default auto: refits when few, else K-fold)")
+    c.add_argument("--max-refits", type=_positive_int, default=10)
+    c.add_argument("--folds", type=_positive_int, default=10)
+    c.add_argument("--refit-draws", type=_positive_int,
+                   help="draws (and tune) of each refit; default: those of the fit")
+    c.add_argument("--out", help="also write the table as CSV")
 
     pl = sub.add_parser("plot", help="plot a fitted law with credible bands")
     pl.add_argument("fit")
     pl.add_argument("--out", required=True, help="output PNG")
+    pl.add_argument("--kind", choices=["fit", "forecast", "isoflop", "frontier", "forest"],
+                    default="fit", help="which figure (default: fit)")
+    pl.add_argument("--flops", type=_float,
+                    help="forecast: target compute; isoflop: one budget (default: from the data)")
+    pl.add_argument("--family", help="isoflop: the family (default: the first)")
+    pl.add_argument("--holdout", help="fit/forecast: CSV of held-out runs to mark")
+
+    r = sub.add_parser("report", help="one self-contained HTML page: law, data, posterior, "
+                       "diagnostics, forecasts, figures")
+    r.add_argument("fit")
+    r.add_argument("--out", required=True, help="output HTML file")
+    r.add_argument("--flops", type=_float, help="forecast target compute (default: from the data)")
+    r.add_argument("--holdout", help="CSV of held-out runs to forecast and mark")
 
     d = sub.add_parser("demo", help="the main job on bundled data, figure included")
     d.add_argument("--out", default="bayeslaws-demo")
@@ -213,18 +234,65 @@ def cmd_compare(args) -> None:
     from . import load
     from .compare import compare
 
+    from .errors import BayeslawsError
+
+    if len(args.fits) < 2:
+        raise BayeslawsError("compare needs at least two FIT.nc files")
     fits = {}
     for path in args.fits:
         name = os.path.splitext(os.path.basename(path))[0]
         fits[name if name not in fits else path] = load(path)
-    _print_table(compare(fits))
+    if args.out:
+        _check_folder(args.out)
+    refit = {"draws": args.refit_draws, "tune": args.refit_draws} if args.refit_draws else None
+    table = compare(fits, fallback=args.fallback, max_refits=args.max_refits, folds=args.folds,
+                    refit=refit)
+    _print_table(table)
+    for note in table.attrs["notes"]:
+        print(f"note: {note}")
+    print(f"verdict: {table.attrs['verdict']}")
+    if args.out:
+        _write_csv(table, args.out)
 
 
 def cmd_plot(args) -> None:
     from . import load
-    from .plots import plot_fit
 
-    plot_fit(load(args.fit), args.out)
+    from .data import read_table
+    from .errors import BayeslawsError
+    from .plots import plot
+
+    _check_folder(args.out)
+    fit = load(args.fit)
+    if args.flops is not None and not args.flops > 0:
+        raise BayeslawsError(f"--flops must be a positive number of FLOPs, not {args.flops:g}")
+    kwargs = {}
+    if args.holdout:
+        if args.kind not in ("fit", "forecast"):
+            raise BayeslawsError("--holdout applies to --kind fit and forecast")
+        kwargs["holdout"] = read_table(args.holdout)
+    if args.kind == "forecast":
+        kwargs["target"] = args.flops
+    elif args.kind == "isoflop":
+        kwargs["budgets"] = [args.flops] if args.flops else None
+        kwargs["family"] = args.family
+    elif args.flops is not None or args.family is not None:
+        raise BayeslawsError("--flops and --family apply to --kind forecast and isoflop")
+    plot(fit, args.kind, args.out, **kwargs)
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+def cmd_report(args) -> None:
+    from . import load
+    from .data import read_table
+    from .errors import BayeslawsError
+    from .report import write_report
+
+    _check_folder(args.out)
+    if args.flops is not None and not args.flops > 0:
+        raise BayeslawsError(f"--flops must be a positive number of FLOPs, not {args.flops:g}")
+    holdout = read_table(args.holdout) if args.holdout else None
+    write_report(load(args.fit), args.out, target=args.flops, holdout=holdout)
     print(f"wrote {args.out}", file=sys.stderr)
 
 
@@ -236,7 +304,8 @@ def cmd_demo(args) -> None:
 
 
 COMMANDS = {"datasets": cmd_datasets, "laws": cmd_laws, "fit": cmd_fit, "predict": cmd_predict,
-            "optimal": cmd_optimal, "compare": cmd_compare, "plot": cmd_plot, "demo": cmd_demo}
+            "optimal": cmd_optimal, "compare": cmd_compare, "plot": cmd_plot, "report": cmd_report,
+            "demo": cmd_demo}
 
 
 def _showwarning(message, category, filename, lineno, file=None, line=None):

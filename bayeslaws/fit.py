@@ -221,6 +221,16 @@ class Fit:
 
         return optimal(self, flops, family=family, seed=seed)
 
+    @property
+    def plot(self):
+        """Figures of this fit: ``fit.plot.forecast(1e24)`` or ``fit.plot("frontier")``.
+
+        See :class:`bayeslaws.plots.FitPlots`.
+        """
+        from .plots import FitPlots
+
+        return FitPlots(self)
+
     def save(self, path) -> None:
         """Write the fit to a netCDF file atomically (see :func:`bayeslaws.io.save`)."""
         from .io import save
