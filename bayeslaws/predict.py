@@ -89,7 +89,25 @@ def _row_families(fit, table, new_data: pd.DataFrame) -> np.ndarray:
     return np.array([label] * len(new_data), dtype=object)
 
 
-def predict(fit, new_data: pd.DataFrame, *, seed: int = 0) -> Prediction:
+def _log_input_draws(law, name: str, values, shape: tuple[int, int, int]) -> np.ndarray:
+    """Validate per-draw input values and return their logarithm."""
+    from .errors import DataError, SpecError
+
+    if name not in law.inputs:
+        raise SpecError(f"input_draws: {name!r} is not an input of law {law.name!r} "
+                        f"(inputs: {', '.join(law.inputs)})")
+    arr = np.asarray(values, dtype=float)
+    if arr.shape != shape:
+        raise SpecError(f"input_draws[{name!r}] has shape {arr.shape}; expected (chain, draw, row) "
+                        f"= {shape}, the fit's chains and draws by the rows to predict")
+    if not np.isfinite(arr).all() or (arr <= 0).any():
+        raise DataError(f"input_draws[{name!r}] must be finite and > 0 (the law takes its log)",
+                        column=name)
+    return np.log(arr)
+
+
+def predict(fit, new_data: pd.DataFrame, *, seed: int = 0,
+            input_draws: dict[str, np.ndarray] | None = None) -> Prediction:
     """Predict ``fit``'s target at the rows of ``new_data``.
 
     Parameters
@@ -100,6 +118,10 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0) -> Prediction:
         optional ``family``; any other columns are carried through unchanged.
     seed : int
         Seed of the new-family and observation-noise draws.
+    input_draws : dict, optional
+        ``{input: array (chain, draw, row)}``: per-draw values of an input (raw units) that replace
+        the column's single value, e.g. loss draws of a fitted loss law feeding a downstream law
+        (see :func:`bayeslaws.chain`). The shape must match this fit's chains and draws.
 
     Returns
     -------
@@ -129,7 +151,11 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0) -> Prediction:
                                      for e, lab in zip(extra, unseen)], dim="family")
                  for k, v in known.items()}
     idx = pd.Index(labels).get_indexer(row_fam)
-    link = link_draws(law, known, table.x, idx)
+    x = dict(table.x)
+    for name, values in (input_draws or {}).items():
+        x[name] = _log_input_draws(law, name, values, (post.sizes["chain"], post.sizes["draw"],
+                                                       len(frame)))
+    link = link_draws(law, known, x, idx)
     sigma = post["sigma"].values[..., None]
     if law.noise["likelihood"] == "student_t":
         eps = rng.standard_t(np.broadcast_to(post["nu"].values[..., None], link.shape))

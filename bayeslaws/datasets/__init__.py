@@ -50,6 +50,14 @@ CATALOGUE: dict[str, Dataset] = {
             description="104 open_lm models on 3 corpora (family), 11M-6.9B params, 5-640 "
                         "tokens/param; loss = C4 validation loss",
         ),
+        Dataset(
+            name="gadre_downstream",
+            target="error",
+            source="mlfoundations/scaling@a003c4913793 (Gadre et al. 2024)",
+            license="MIT",
+            description="the same 104 models: error = average top-1 error on the paper's 17-task "
+                        "split (err_avg46: all 46 tasks) vs loss = C4 validation loss",
+        ),
     )
 }
 
