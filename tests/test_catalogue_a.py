@@ -191,3 +191,83 @@ def test_chained_error_forecast_reproduces_gadre(overtraining_fit, downstream_fi
                                   chained.predict(targets, seed=0).second.law.values)
     with pytest.raises(bl.SpecError, match="not an input"):
         bl.chain(downstream_fit, overtraining_fit)
+
+
+# ---------------------------------------------------------------------------- data-constrained
+#: The authors' fitted C4 coefficients (huggingface/datablations README), natural scale.
+MUENNIGHOFF_C4 = {"E": math.exp(0.6254804), "A": math.exp(6.255414), "B": math.exp(7.3049974),
+                  "alpha": 0.3526596, "R_D_star": 15.387756, "R_N_star": 5.309743}
+
+
+def dc_params(c):
+    """Our parametrisation of a (E, A, B, alpha, R_D*, R_N*) dict."""
+    return {"E": c["E"], "A0": c["A"] * 1e9 ** -c["alpha"], "B0": c["B"] * 2e10 ** -c["alpha"],
+            "alpha": c["alpha"], "R_D_star": c["R_D_star"], "R_N_star": c["R_N_star"]}
+
+
+def test_data_constrained_matches_the_authors_reference_values():
+    law = bl.laws.get("data-constrained")
+    p = dc_params(MUENNIGHOFF_C4)
+    # the two Figure 1 (right) models, as printed in the authors' README
+    got = law.evaluate({"params": [6.34e9, 8.67e9], "tokens": [242e9, 178e9],
+                        "unique_tokens": [25e9, 25e9]}, p)
+    np.testing.assert_allclose(got, [2.2256440889984477, 2.2269634075087867], rtol=1e-10)
+    # one epoch of unique data and a compute-optimal size: plain Chinchilla
+    chin = bl.laws.get("chinchilla").evaluate(
+        {"params": [1e8], "tokens": [2e9]},
+        {"E": p["E"], "A0": p["A0"], "B0": p["B0"], "alpha": p["alpha"], "beta": p["alpha"]})
+    np.testing.assert_allclose(law.evaluate({"params": [1e8], "tokens": [2e9],
+                                             "unique_tokens": [2e9]}, p), chin, rtol=1e-12)
+
+
+def test_data_constrained_recovers_repetition_half_lives():
+    rng = np.random.default_rng(3)
+    law = bl.laws.get("data-constrained")
+    truth = {"E": 1.9, "A": 500.0, "B": 1500.0, "alpha": 0.35, "R_D_star": 12.0, "R_N_star": 4.0}
+    p = dc_params(truth)
+    rows = []
+    for n in (5e7, 4e8, 2e9):
+        for u in (1e8, 1e9, 1e10):
+            for epochs in (1, 3, 10, 40):
+                rows.append({"params": n, "unique_tokens": u, "tokens": u * epochs})
+    frame = pd.DataFrame(rows)
+    frame["loss"] = law.evaluate(frame, p) * np.exp(rng.normal(0, 0.005, len(frame)))
+    fit = quiet_fit(law, frame, seed=2, chains=2, draws=300, tune=300)
+    s = fit.summary(0.99)
+    for name in ("R_D_star", "R_N_star", "alpha", "E"):
+        row = s.loc[f"{name}[all]"]
+        assert row["lower"] < truth[name] < row["upper"], (name, row.to_dict())
+    assert abs(s.loc["R_D_star[all]", "median"] / truth["R_D_star"] - 1) < 0.25
+
+
+@pytest.fixture(scope="module")
+def datablations_fit():
+    runs = bl.datasets.load("datablations_muennighoff2023")
+    return bl.laws.get("data-constrained").fit(runs[runs["params"] < 4e9], seed=0, chains=4,
+                                               draws=500)
+
+
+def test_data_constrained_on_muennighoff_runs(datablations_fit):
+    fit = datablations_fit
+    assert fit.convergence == []
+    s = fit.summary()
+    fam = "datablations_c4"
+    # repeated data is worth something but saturates: 1 < R_D* < 100 epochs
+    assert 5 < s.loc[f"R_D_star[{fam}]", "median"] < 100
+    runs = bl.datasets.load("datablations_muennighoff2023")
+    held = runs[runs["params"] >= 4e9]
+    iv = fit.predict(held).interval(0.9)
+    covered = ((iv["loss_lower"] < iv["loss"]) & (iv["loss"] < iv["loss_upper"])).mean()
+    assert covered >= 0.7
+    # optimal allocation under a unique-token budget, as posterior draws
+    opt = fit.optimal(1e22, inputs={"unique_tokens": 25e9}).draws
+    np.testing.assert_allclose((6 * opt["N_opt"] * opt["D_opt"]).values, 1e22, rtol=1e-9)
+    law, draws = fit.law, fit.sampled_draws(fam)
+    p = law.natural({k: v.values for k, v in draws.items()}, np)
+    n = opt["N_opt"].sel(family=fam).values
+    for factor in (0.8, 1.25):
+        x = {"params": np.log(n * factor), "tokens": np.log(1e22 / 6 / (n * factor)),
+             "unique_tokens": np.full(n.shape, np.log(25e9))}
+        assert (law.formula(x, p, np) >= np.log(opt["loss_opt"].sel(family=fam).values) - 1e-12).all()
+    with pytest.raises(bl.SpecError, match="unique_tokens"):
+        fit.optimal(1e22)

@@ -102,7 +102,7 @@ def data_constrained():
         ax.plot(epochs, med, color=c, label=f"N={n / 1e6:.0f}M, U={u / 1e9:.2g}B")
         for split, face in (("fit", c), ("held out", "none")):
             s = g[g["split"] == split]
-            ax.scatter(s["epochs"], s["val_loss"], facecolors=face, edgecolors=c, s=22)
+            ax.scatter(s["epochs"], s["loss"], facecolors=face, edgecolors=c, s=22)
     ax.set_xscale("log")
     ax.set_xlabel("epochs D/U")
     ax.set_ylabel("C4 validation loss (nats/token)")
