@@ -11,6 +11,7 @@
 import pymc.sampling.jax  # noqa: F401  isort: skip
 
 from . import datasets, hierarchy, laws
+from .chain import chain
 from .compare import compare
 from ._version import __version__
 from .errors import (
@@ -24,5 +25,5 @@ from .errors import (
 from .fit import Fit
 from .io import load
 
-__all__ = ["BayeslawsError", "compare", "ConvergenceWarning", "DataError", "ExtrapolationWarning", "Fit",
+__all__ = ["BayeslawsError", "chain", "compare", "ConvergenceWarning", "DataError", "ExtrapolationWarning", "Fit",
            "FitFileError", "SpecError", "__version__", "datasets", "laws", "load"]

@@ -73,11 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", required=True, help="output CSV")
     pr.add_argument("--prob", type=_float, default=0.9)
     pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--chain", metavar="FIRST.nc",
+                    help="a fit whose forecasts feed FIT's input of the same name (e.g. a loss "
+                         "fit into a downstream-error fit); draws are paired")
 
     o = sub.add_parser("optimal", help="compute-optimal N*, D* at a FLOP budget")
     o.add_argument("fit")
     o.add_argument("--flops", type=_float, required=True)
     o.add_argument("--family")
+    o.add_argument("--unique-tokens", type=_float,
+                   help="unique-token budget U of a data-constrained fit (tokens beyond U repeat)")
     o.add_argument("--prob", type=_float, default=0.9)
     o.add_argument("--out", help="also write the table as CSV")
 
@@ -213,7 +218,12 @@ def cmd_predict(args) -> None:
     prob = check_prob(args.prob)
     fit = load(args.fit)
     rows = read_table(args.data)
-    table = fit.predict(rows, seed=args.seed).interval(prob)
+    if args.chain:
+        from .chain import chain
+
+        table = chain(load(args.chain), fit).predict(rows, seed=args.seed).interval(prob)
+    else:
+        table = fit.predict(rows, seed=args.seed).interval(prob)
     _write_csv(table, args.out, index=False)
     print(f"wrote {args.out} ({len(table)} rows)", file=sys.stderr)
 
@@ -224,7 +234,8 @@ def cmd_optimal(args) -> None:
 
     prob = check_prob(args.prob)
     fit = load(args.fit)
-    table = fit.optimal(args.flops, family=args.family).table(prob)
+    inputs = {"unique_tokens": args.unique_tokens} if args.unique_tokens is not None else None
+    table = fit.optimal(args.flops, family=args.family, inputs=inputs).table(prob)
     _print_table(table)
     if args.out:
         _write_csv(table, args.out)

@@ -203,23 +203,25 @@ class Fit:
         return found
 
     # ------------------------------------------------------------------ uses
-    def predict(self, new_data, *, seed: int = 0, discrepancy: bool = True):
+    def predict(self, new_data, *, seed: int = 0, discrepancy: bool = True, input_draws=None):
         """Posterior draws of the law and of new observations at each row of ``new_data``.
 
-        See :func:`bayeslaws.predict.predict`.
+        See :func:`bayeslaws.predict.predict`; to feed another fit's forecasts in as an input
+        (loss into a downstream-error law), use :func:`bayeslaws.chain`.
         """
         from .predict import predict
 
-        return predict(self, new_data, seed=seed, discrepancy=discrepancy)
+        return predict(self, new_data, seed=seed, discrepancy=discrepancy,
+                       input_draws=input_draws)
 
-    def optimal(self, flops, *, family: str | None = None, seed: int = 0):
+    def optimal(self, flops, *, family: str | None = None, seed: int = 0, inputs=None):
         """Compute-optimal N*, D*, D*/N* and loss at a budget, as posterior draws.
 
         See :func:`bayeslaws.optimal.optimal`.
         """
         from .optimal import optimal
 
-        return optimal(self, flops, family=family, seed=seed)
+        return optimal(self, flops, family=family, seed=seed, inputs=inputs)
 
     @property
     def plot(self):

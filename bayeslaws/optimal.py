@@ -39,19 +39,38 @@ def golden_section(f, lo: np.ndarray, hi: np.ndarray, iters: int = 80) -> np.nda
     return (a + b) / 2
 
 
-def _allocation(law, p: dict[str, np.ndarray], flops: float):
-    """Return ``(log N*, log D*, link-scale law at the optimum)`` per draw."""
-    if not {"params", "tokens"} <= set(law.inputs) or not set(law.inputs) <= {"params", "tokens", "flops"}:
+def _allocation(law, p: dict[str, np.ndarray], flops: float, inputs: dict | None = None):
+    """Return ``(log N*, log D*, link-scale law at the optimum)`` per draw.
+
+    ``inputs`` fixes the law's other inputs (e.g. ``unique_tokens`` of ``data-constrained``)
+    along the budget line.
+    """
+    inputs = dict(inputs or {})
+    extra = [c for c in law.inputs if c not in ("params", "tokens", "flops")]
+    if not {"params", "tokens"} <= set(law.inputs):
         raise SpecError(f"law {law.name!r} has inputs {', '.join(law.inputs)}: a compute-optimal "
                         "split of FLOPs into params and tokens needs a law of params and tokens "
                         "(e.g. chinchilla or kaplan)")
+    missing = [c for c in extra if c not in inputs]
+    if missing:
+        raise SpecError(f"law {law.name!r} also depends on {', '.join(missing)}: give its value "
+                        f"along the budget line, e.g. inputs={{{missing[0]!r}: 25e9}} (CLI: "
+                        f"--{missing[0].replace('_', '-')})")
+    unknown = [c for c in inputs if c not in extra]
+    if unknown:
+        raise SpecError(f"law {law.name!r} has no fixed input {unknown[0]!r}; its inputs besides "
+                        f"params and tokens are: {', '.join(extra) or 'none'}")
+    for name, value in inputs.items():
+        if not (np.isfinite(value) and value > 0):
+            raise BayeslawsError(f"{name} must be a positive finite number, not {value!r}")
     log_c6 = math.log(flops / 6.0)
 
     def link(log_n):
         x = {"params": log_n, "tokens": log_c6 - log_n, "flops": np.full_like(log_n, math.log(flops))}
+        x.update({k: np.full_like(log_n, math.log(v)) for k, v in inputs.items()})
         return law.formula(x, p, np)
 
-    if hasattr(law, "optimal_allocation"):
+    if hasattr(law, "optimal_allocation") and not extra:
         log_n, log_d = law.optimal_allocation(p, flops, np)
     else:
         shape = np.broadcast(*p.values()).shape
@@ -91,7 +110,8 @@ class Optimum:
         return f"<Optimum at C={self.flops:.3g} FLOPs for {list(self.draws['family'].values)}>"
 
 
-def optimal(fit, flops, *, family: str | None = None, seed: int = 0) -> Optimum:
+def optimal(fit, flops, *, family: str | None = None, seed: int = 0,
+            inputs: dict | None = None) -> Optimum:
     """Compute-optimal allocation of ``flops`` for each family and a new (population) family.
 
     Parameters
@@ -103,6 +123,9 @@ def optimal(fit, flops, *, family: str | None = None, seed: int = 0) -> Optimum:
         Only this family (a fitted one, or ``"population"``).
     seed : int
         Seed of the population draws.
+    inputs : dict, optional
+        Values of the law's inputs other than params and tokens, held fixed along the budget
+        line (e.g. ``{"unique_tokens": 25e9}`` for ``data-constrained``).
 
     Raises
     ------
@@ -130,7 +153,7 @@ def optimal(fit, flops, *, family: str | None = None, seed: int = 0) -> Optimum:
         draws = {k: v.sel(family=[family]) for k, v in draws.items()}
         labels = [family]
     p = law.natural({k: v.values for k, v in draws.items()}, np)
-    log_n, log_d, link = _allocation(law, p, flops)
+    log_n, log_d, link = _allocation(law, p, flops, inputs)
     loss = np.exp(link) if law.positive_target else link
     template = next(iter(draws.values()))
     dims = ("chain", "draw", "family")

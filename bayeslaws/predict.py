@@ -106,7 +106,25 @@ def _row_families(fit, table, new_data: pd.DataFrame) -> np.ndarray:
     return np.array([label] * len(new_data), dtype=object)
 
 
-def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = True) -> Prediction:
+def _log_input_draws(law, name: str, values, shape: tuple[int, int, int]) -> np.ndarray:
+    """Validate per-draw input values and return their logarithm."""
+    from .errors import DataError, SpecError
+
+    if name not in law.inputs:
+        raise SpecError(f"input_draws: {name!r} is not an input of law {law.name!r} "
+                        f"(inputs: {', '.join(law.inputs)})")
+    arr = np.asarray(values, dtype=float)
+    if arr.shape != shape:
+        raise SpecError(f"input_draws[{name!r}] has shape {arr.shape}; expected (chain, draw, row) "
+                        f"= {shape}, the fit's chains and draws by the rows to predict")
+    if not np.isfinite(arr).all() or (arr <= 0).any():
+        raise DataError(f"input_draws[{name!r}] must be finite and > 0 (the law takes its log)",
+                        column=name)
+    return np.log(arr)
+
+
+def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = True,
+            input_draws: dict[str, np.ndarray] | None = None) -> Prediction:
     """Predict ``fit``'s target at the rows of ``new_data``.
 
     Rows beyond the fitted range of their family get the extrapolation discrepancy of
@@ -125,6 +143,10 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
     discrepancy : bool
         Include the extrapolation discrepancy (default). False gives the plain posterior
         predictive, which understates the error of forecasts far from the data.
+    input_draws : dict, optional
+        ``{input: array (chain, draw, row)}``: per-draw values of an input (raw units) that replace
+        the column's single value, e.g. loss draws of a fitted loss law feeding a downstream law
+        (see :func:`bayeslaws.chain`). The shape must match this fit's chains and draws.
 
     Returns
     -------
@@ -154,13 +176,19 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
                                      for e, lab in zip(extra, unseen)], dim="family")
                  for k, v in known.items()}
     idx = pd.Index(labels).get_indexer(row_fam)
-    pure = link_draws(law, known, table.x, idx)
+    x = dict(table.x)
+    for name, values in (input_draws or {}).items():
+        x[name] = _log_input_draws(law, name, values, (post.sizes["chain"], post.sizes["draw"],
+                                                       len(frame)))
+    pure = link_draws(law, known, x, idx)
     sigma = post["sigma"].values[..., None]
     if law.noise["likelihood"] == "student_t":
         eps = rng.standard_t(np.broadcast_to(post["nu"].values[..., None], pure.shape))
     else:
         eps = rng.standard_normal(pure.shape)
-    d = _distance(fit, table, row_fam)
+    # Distance of each row: inputs given as draws are placed at their median.
+    d = _distance(fit, {k: np.median(v, axis=(0, 1)) if np.ndim(v) == 3 else v
+                        for k, v in x.items()}, row_fam)
     link = pure
     if discrepancy and (d > 0).any():
         found = fit.discrepancy
@@ -186,11 +214,11 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
     return Prediction(ds, frame, law.target, notes + table.notes)
 
 
-def _distance(fit, table, row_fam: np.ndarray) -> np.ndarray:
+def _distance(fit, x: dict, row_fam: np.ndarray) -> np.ndarray:
     """Decades beyond the fitted range per row; a population row is measured against all data."""
     train = data_mod.prepare(fit.law, fit.data, family_column=fit.config["family_column"],
                              require_target=False)
     train_fam = np.asarray(train.family).astype(str)
     if not train.has_family:
         train_fam = np.full(len(train_fam), fit.families[0])
-    return extrapolation.distance(fit.law, train.x, train_fam, table.x, row_fam)
+    return extrapolation.distance(fit.law, train.x, train_fam, x, row_fam)

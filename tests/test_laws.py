@@ -51,7 +51,10 @@ def log_inputs(rng, size) -> dict:
     """Random log inputs over the range of real runs (and some way beyond)."""
     log_n = rng.uniform(np.log(1e6), np.log(1e12), size)
     log_d = rng.uniform(np.log(1e8), np.log(1e13), size)
-    return {"params": log_n, "tokens": log_d, "flops": np.log(6.0) + log_n + log_d}
+    return {"params": log_n, "tokens": log_d, "flops": np.log(6.0) + log_n + log_d,
+            # inputs of the catalogue laws: unique tokens (data-constrained), loss (downstream)
+            "unique_tokens": rng.uniform(np.log(1e7), np.log(1e12), size),
+            "loss": rng.uniform(np.log(1.5), np.log(8.0), size)}
 
 
 # --------------------------------------------------------------------------- one formula, two backends

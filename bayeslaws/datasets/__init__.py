@@ -50,6 +50,22 @@ CATALOGUE: dict[str, Dataset] = {
             description="104 open_lm models on 3 corpora (family), 11M-6.9B params, 5-640 "
                         "tokens/param; loss = C4 validation loss",
         ),
+        Dataset(
+            name="gadre_downstream",
+            target="error",
+            source="mlfoundations/scaling@a003c4913793 (Gadre et al. 2024)",
+            license="MIT",
+            description="the same 104 models: error = average top-1 error on the paper's 17-task "
+                        "split (err_avg46: all 46 tasks) vs loss = C4 validation loss",
+        ),
+        Dataset(
+            name="datablations_muennighoff2023",
+            target="loss",
+            source="huggingface/datablations@13701315b163 (Muennighoff et al. 2023)",
+            license="Apache-2.0",
+            description="229 final runs on C4, 7M-8.7B params, 1-9000 epochs of repeated data; "
+                        "loss = final C4 validation loss, unique_tokens = unique data",
+        ),
     )
 }
 

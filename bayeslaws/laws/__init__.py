@@ -7,10 +7,17 @@ import difflib
 from ..errors import SpecError
 from .base import POOLING, Law, Param
 from .chinchilla import Chinchilla
+from .data_constrained import DataConstrained
+from .downstream import Downstream, DownstreamSigmoid
 from .kaplan import Kaplan
+from .overtraining import Overtraining
 from .power_law import PowerLaw
 
-_REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (Chinchilla, Kaplan, PowerLaw)}
+_REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
+    Chinchilla, Kaplan, PowerLaw,
+    # catalogue I (Gadre et al. 2024, Muennighoff et al. 2023)
+    Overtraining, Downstream, DownstreamSigmoid, DataConstrained,
+)}
 
 
 def register(cls: type[Law]) -> type[Law]:
@@ -45,5 +52,5 @@ def from_spec(spec: dict) -> Law:
                pooling=spec.get("pooling"), noise=spec.get("noise"))
 
 
-__all__ = ["POOLING", "Chinchilla", "Kaplan", "Law", "Param", "PowerLaw", "available",
-           "from_spec", "get", "register"]
+__all__ = ["POOLING", "Chinchilla", "DataConstrained", "Downstream", "DownstreamSigmoid", "Kaplan",
+           "Law", "Overtraining", "Param", "PowerLaw", "available", "from_spec", "get", "register"]
