@@ -133,6 +133,8 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0) -> Prediction:
     sigma = post["sigma"].values[..., None]
     if law.noise["likelihood"] == "student_t":
         eps = rng.standard_t(np.broadcast_to(post["nu"].values[..., None], link.shape))
+    elif law.noise["likelihood"] == "laplace":
+        eps = rng.laplace(size=link.shape)
     else:
         eps = rng.standard_normal(link.shape)
     noisy = link + sigma * eps

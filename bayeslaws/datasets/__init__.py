@@ -50,6 +50,16 @@ CATALOGUE: dict[str, Dataset] = {
             description="104 open_lm models on 3 corpora (family), 11M-6.9B params, 5-640 "
                         "tokens/param; loss = C4 validation loss",
         ),
+        Dataset(
+            name="vocab_tao2024",
+            target="lossu",
+            source="sail-sg/scaling-with-vocab@6701cc202af8 (Tao et al. 2024)",
+            license="none stated",
+            description="60 runs x 20 checkpoints: unigram-normalised loss vs non-vocabulary "
+                        "params (33M-1.13B), vocabulary size (4K-96K), embedding width, tokens",
+            fit_query="flops >= 2.18e17",
+            fit_query_reason="the paper's Approach-3 fit uses the 1,054 points with >= 2.18e17 FLOPs",
+        ),
     )
 }
 

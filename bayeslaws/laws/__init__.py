@@ -9,8 +9,14 @@ from .base import POOLING, Law, Param
 from .chinchilla import Chinchilla
 from .kaplan import Kaplan
 from .power_law import PowerLaw
+# catalogue I, part b (vocab, batch size, task ladder)
+from .vocab import Vocab
 
-_REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (Chinchilla, Kaplan, PowerLaw)}
+_REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
+    Chinchilla, Kaplan, PowerLaw,
+    # catalogue I, part b
+    Vocab,
+)}
 
 
 def register(cls: type[Law]) -> type[Law]:
@@ -45,5 +51,5 @@ def from_spec(spec: dict) -> Law:
                pooling=spec.get("pooling"), noise=spec.get("noise"))
 
 
-__all__ = ["POOLING", "Chinchilla", "Kaplan", "Law", "Param", "PowerLaw", "available",
+__all__ = ["POOLING", "Chinchilla", "Kaplan", "Law", "Param", "PowerLaw", "Vocab", "available",
            "from_spec", "get", "register"]
