@@ -60,6 +60,18 @@ CATALOGUE: dict[str, Dataset] = {
             fit_query="flops >= 2.18e17",
             fit_query_reason="the paper's Approach-3 fit uses the 1,054 points with >= 2.18e17 FLOPs",
         ),
+        Dataset(
+            name="steplaw_li2025",
+            target="loss",
+            source="step-law/steplaw@32a8f4cc5024 (Li et al. 2025)",
+            license="none stated",
+            description="1,911 dense runs in 17 (N, D) cells (family), 215M-1.07B params, 4B-100B "
+                        "tokens, each over a learning-rate x batch-size grid; loss = smoothed "
+                        "final training loss",
+            fit_query="near_optimum",
+            fit_query_reason="the 947 runs within 2% of their cell's best loss, where the "
+                             "batch-size law's quadratic valley holds",
+        ),
     )
 }
 

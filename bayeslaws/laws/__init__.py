@@ -11,11 +11,12 @@ from .kaplan import Kaplan
 from .power_law import PowerLaw
 # catalogue I, part b (vocab, batch size, task ladder)
 from .vocab import Vocab
+from .batch_size import BatchSize
 
 _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Chinchilla, Kaplan, PowerLaw,
     # catalogue I, part b
-    Vocab,
+    Vocab, BatchSize,
 )}
 
 
@@ -51,5 +52,5 @@ def from_spec(spec: dict) -> Law:
                pooling=spec.get("pooling"), noise=spec.get("noise"))
 
 
-__all__ = ["POOLING", "Chinchilla", "Kaplan", "Law", "Param", "PowerLaw", "Vocab", "available",
+__all__ = ["POOLING", "BatchSize", "Chinchilla", "Kaplan", "Law", "Param", "PowerLaw", "Vocab", "available",
            "from_spec", "get", "register"]
