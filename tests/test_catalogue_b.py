@@ -148,3 +148,21 @@ def test_batch_size_real_fit_near_li_2025(step_fit):
     cb = critical_batch(step_fit)
     assert 0.1 < float(cb["alpha_B"].median()) < 0.3
     assert 3e7 < float(cb["B_star"].median()) < 1e9
+
+
+# ----------------------------------------------------------------------------------------- task
+def test_task_laws_formulas_and_registry():
+    names = bl.laws.available()
+    assert {"vocab", "batch-size", "task", "task-accuracy"} <= set(names)
+    step1 = bl.laws.get("task")
+    p1 = {"E": 0.5, "A0": 0.2, "B0": 0.3, "alpha": 0.4, "beta": 0.3}
+    n, d = np.array([1e9, 7e9]), np.array([2e10, 4e12])
+    expected = 0.5 + 0.2 * (n / 1e9) ** -0.4 + 0.3 * (d / 2e10) ** -0.3
+    np.testing.assert_allclose(step1.evaluate({"params": n, "tokens": d}, p1), expected, rtol=1e-12)
+    step2 = bl.laws.get("task-accuracy")
+    assert set(step2.pooling.values()) == {"independent"}
+    p2 = {"a": 0.6, "b": 0.25, "k": 8.0, "L0": 0.9}
+    loss = np.array([0.2, 0.9, 3.0])
+    acc = step2.evaluate({"task_loss": loss}, p2)
+    np.testing.assert_allclose(acc, 0.25 + 0.6 / (1 + np.exp(8.0 * (loss - 0.9))), rtol=1e-12)
+    assert acc[0] > acc[1] > acc[2] and acc[1] == pytest.approx(0.55)

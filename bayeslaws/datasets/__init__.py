@@ -72,6 +72,25 @@ CATALOGUE: dict[str, Dataset] = {
             fit_query_reason="the 947 runs within 2% of their cell's best loss, where the "
                              "batch-size law's quadratic valley holds",
         ),
+        Dataset(
+            name="olmo_ladder_bhagia2024",
+            target="task_loss",
+            source="allenai/OLMo-ladder@67a3f440f787 (Bhagia et al. 2024)",
+            license="Apache-2.0",
+            description="final checkpoints, 7 tasks (family): task loss (bpb) and 5-shot accuracy "
+                        "of the ladder (190M-1.3B x 1-10xC), the 3B runs and OLMo-2 7B and 13B",
+            fit_query="role == 'ladder'",
+            fit_query_reason="the paper's fit set: the 16 ladder runs (190M-1.3B at 1, 2, 5, "
+                             "10 x Chinchilla) per task; 3B, 7B and 13B rows are held out",
+        ),
+        Dataset(
+            name="olmo_ladder_checkpoints_bhagia2024",
+            target="accuracy",
+            source="allenai/OLMo-ladder@67a3f440f787 (Bhagia et al. 2024)",
+            license="Apache-2.0",
+            description="8 checkpoints per ladder run (the last 80% of training), 7 tasks "
+                        "(family): task loss (bpb) and accuracy, for step 2 of the ladder",
+        ),
     )
 }
 

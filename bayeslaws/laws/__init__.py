@@ -12,11 +12,12 @@ from .power_law import PowerLaw
 # catalogue I, part b (vocab, batch size, task ladder)
 from .vocab import Vocab
 from .batch_size import BatchSize
+from .task import TaskAccuracy, TaskLoss
 
 _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Chinchilla, Kaplan, PowerLaw,
     # catalogue I, part b
-    Vocab, BatchSize,
+    Vocab, BatchSize, TaskLoss, TaskAccuracy,
 )}
 
 
@@ -52,5 +53,5 @@ def from_spec(spec: dict) -> Law:
                pooling=spec.get("pooling"), noise=spec.get("noise"))
 
 
-__all__ = ["POOLING", "BatchSize", "Chinchilla", "Kaplan", "Law", "Param", "PowerLaw", "Vocab", "available",
+__all__ = ["POOLING", "BatchSize", "Chinchilla", "Kaplan", "Law", "Param", "PowerLaw", "TaskAccuracy", "TaskLoss", "Vocab", "available",
            "from_spec", "get", "register"]
