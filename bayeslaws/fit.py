@@ -102,6 +102,8 @@ class Fit:
         sigma = post["sigma"].values[..., None]
         if self.law.noise["likelihood"] == "student_t":
             ll = stats.t.logpdf(table.y, df=post["nu"].values[..., None], loc=mu, scale=sigma)
+        elif self.law.noise["likelihood"] == "laplace":
+            ll = stats.laplace.logpdf(table.y, loc=mu, scale=sigma)
         else:
             ll = stats.norm.logpdf(table.y, loc=mu, scale=sigma)
         name = observed_name(self.law)

@@ -88,7 +88,10 @@ def population_draws(law, posterior: xr.Dataset, rng: np.random.Generator) -> di
                             "population to draw a new family from; predict a fitted family, or "
                             "refit with pooling='partial'")
         if how == "shared":
-            out[name] = posterior[name]
+            # a parameter sampled on its own scale (log=False) shares its name with the paper's
+            # per-family copy that Fit adds to the posterior; every family holds the same value
+            value = posterior[name]
+            out[name] = value.isel(family=0, drop=True) if "family" in value.dims else value
         else:
             mu = posterior[f"{name}_mu"]
             z = xr.DataArray(rng.standard_normal(mu.shape), dims=mu.dims, coords=mu.coords)

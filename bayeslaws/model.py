@@ -2,7 +2,8 @@
 
 The likelihood is Student-t on the link scale (log of a positive target) by default:
 ``log y ~ StudentT(nu, mu = log f(x; theta_family), sigma)``, with
-``sigma ~ HalfNormal(sigma_scale)`` and ``nu ~ Gamma(2, 0.1)`` (Juarez & Steel 2010).
+``sigma ~ HalfNormal(sigma_scale)`` and ``nu ~ Gamma(2, 0.1)`` (Juarez & Steel 2010). A law may
+choose ``normal`` or ``laplace`` (median regression, what a Huber fit with a tiny delta amounts to).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def build_model(law, table, families: list[str], family_idx: np.ndarray):
         if law.noise["likelihood"] == "student_t":
             nu = pm.Gamma("nu", 2.0, 0.1)
             pm.StudentT(observed_name(law), nu=nu, mu=mu, sigma=sigma, observed=table.y, dims="row")
+        elif law.noise["likelihood"] == "laplace":
+            pm.Laplace(observed_name(law), mu=mu, b=sigma, observed=table.y, dims="row")
         else:
             pm.Normal(observed_name(law), mu=mu, sigma=sigma, observed=table.y, dims="row")
     return model

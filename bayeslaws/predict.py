@@ -184,6 +184,8 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
     sigma = post["sigma"].values[..., None]
     if law.noise["likelihood"] == "student_t":
         eps = rng.standard_t(np.broadcast_to(post["nu"].values[..., None], pure.shape))
+    elif law.noise["likelihood"] == "laplace":
+        eps = rng.laplace(size=pure.shape)
     else:
         eps = rng.standard_normal(pure.shape)
     # Distance of each row: inputs given as draws are placed at their median.

@@ -66,6 +66,47 @@ CATALOGUE: dict[str, Dataset] = {
             description="229 final runs on C4, 7M-8.7B params, 1-9000 epochs of repeated data; "
                         "loss = final C4 validation loss, unique_tokens = unique data",
         ),
+        Dataset(
+            name="vocab_tao2024",
+            target="lossu",
+            source="sail-sg/scaling-with-vocab@6701cc202af8 (Tao et al. 2024)",
+            license="none stated",
+            description="60 runs x 20 checkpoints: unigram-normalised loss vs non-vocabulary "
+                        "params (33M-1.13B), vocabulary size (4K-96K), embedding width, tokens",
+            fit_query="flops >= 2.18e17",
+            fit_query_reason="the paper's Approach-3 fit uses the 1,054 points with >= 2.18e17 FLOPs",
+        ),
+        Dataset(
+            name="steplaw_li2025",
+            target="loss",
+            source="step-law/steplaw@32a8f4cc5024 (Li et al. 2025)",
+            license="none stated",
+            description="1,911 dense runs in 17 (N, D) cells (family), 215M-1.07B params, 4B-100B "
+                        "tokens, each over a learning-rate x batch-size grid; loss = smoothed "
+                        "final training loss",
+            fit_query="near_optimum",
+            fit_query_reason="the 947 runs within 2% of their cell's best loss, where the "
+                             "batch-size law's quadratic valley holds",
+        ),
+        Dataset(
+            name="olmo_ladder_bhagia2024",
+            target="task_loss",
+            source="allenai/OLMo-ladder@67a3f440f787 (Bhagia et al. 2024)",
+            license="Apache-2.0",
+            description="final checkpoints, 7 tasks (family): task loss (bpb) and 5-shot accuracy "
+                        "of the ladder (190M-1.3B x 1-10xC), the 3B runs and OLMo-2 7B and 13B",
+            fit_query="role == 'ladder'",
+            fit_query_reason="the paper's fit set: the 16 ladder runs (190M-1.3B at 1, 2, 5, "
+                             "10 x Chinchilla) per task; 3B, 7B and 13B rows are held out",
+        ),
+        Dataset(
+            name="olmo_ladder_checkpoints_bhagia2024",
+            target="accuracy",
+            source="allenai/OLMo-ladder@67a3f440f787 (Bhagia et al. 2024)",
+            license="Apache-2.0",
+            description="8 checkpoints per ladder run (the last 80% of training), 7 tasks "
+                        "(family): task loss (bpb) and accuracy, for step 2 of the ladder",
+        ),
     )
 }
 

@@ -12,11 +12,17 @@ from .downstream import Downstream, DownstreamSigmoid
 from .kaplan import Kaplan
 from .overtraining import Overtraining
 from .power_law import PowerLaw
+# catalogue I, part b (vocab, batch size, task ladder)
+from .vocab import Vocab
+from .batch_size import BatchSize
+from .task import TaskAccuracy, TaskLoss
 
 _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Chinchilla, Kaplan, PowerLaw,
     # catalogue I (Gadre et al. 2024, Muennighoff et al. 2023)
     Overtraining, Downstream, DownstreamSigmoid, DataConstrained,
+    # catalogue I, part b
+    Vocab, BatchSize, TaskLoss, TaskAccuracy,
 )}
 
 
@@ -52,5 +58,6 @@ def from_spec(spec: dict) -> Law:
                pooling=spec.get("pooling"), noise=spec.get("noise"))
 
 
-__all__ = ["POOLING", "Chinchilla", "DataConstrained", "Downstream", "DownstreamSigmoid", "Kaplan",
-           "Law", "Overtraining", "Param", "PowerLaw", "available", "from_spec", "get", "register"]
+__all__ = ["POOLING", "BatchSize", "Chinchilla", "DataConstrained", "Downstream",
+           "DownstreamSigmoid", "Kaplan", "Law", "Overtraining", "Param", "PowerLaw",
+           "TaskAccuracy", "TaskLoss", "Vocab", "available", "from_spec", "get", "register"]

@@ -75,7 +75,9 @@ class Law:
         ``"partial"`` (default), ``"shared"`` or ``"independent"``, for all parameters or per
         parameter as ``{param: pooling}``.
     noise : dict, optional
-        Likelihood settings: ``{"likelihood": "student_t" | "normal", "sigma_scale": float}``.
+        Likelihood settings: ``{"likelihood": "student_t" | "normal" | "laplace", "sigma_scale":
+        float}``. ``laplace`` (median regression, scale ``sigma``) is what a Huber fit with a tiny
+        delta amounts to, as in several papers' fits.
     """
 
     name: ClassVar[str] = ""
@@ -120,8 +122,8 @@ class Law:
                 raise SpecError(f"{self.name}: pooling of {n!r} is {how!r}; choose one of {POOLING}")
         self.pooling: dict[str, str] = pooling
         self.noise = dict(self.default_noise) | dict(noise or {})
-        if self.noise["likelihood"] not in ("student_t", "normal"):
-            raise SpecError("noise likelihood must be 'student_t' or 'normal'")
+        if self.noise["likelihood"] not in ("student_t", "normal", "laplace"):
+            raise SpecError("noise likelihood must be 'student_t', 'normal' or 'laplace'")
 
     # ----------------------------------------------------------------- the law itself
     def formula(self, x: dict[str, Any], p: dict[str, Any], xp) -> Any:
