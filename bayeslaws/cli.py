@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--folds", type=_positive_int, default=10)
     c.add_argument("--refit-draws", type=_positive_int,
                    help="draws (and tune) of each refit; default: those of the fit")
+    c.add_argument("--no-extrapolation", action="store_true",
+                   help="skip the leave-largest-out scores (one refit per fit on all but the "
+                        "largest 15%% of runs, scored on those)")
     c.add_argument("--out", help="also write the table as CSV")
 
     pl = sub.add_parser("plot", help="plot a fitted law with credible bands")
@@ -257,7 +260,7 @@ def cmd_compare(args) -> None:
         _check_folder(args.out)
     refit = {"draws": args.refit_draws, "tune": args.refit_draws} if args.refit_draws else None
     table = compare(fits, fallback=args.fallback, max_refits=args.max_refits, folds=args.folds,
-                    refit=refit)
+                    refit=refit, extrapolation=not args.no_extrapolation)
     _print_table(table)
     for note in table.attrs["notes"]:
         print(f"note: {note}")

@@ -308,7 +308,21 @@ def verdict(table: pd.DataFrame) -> str:
     return f"{head}; stacking weights {weights}."
 
 
-def compare(fits: dict, *, extrapolation: pd.DataFrame | None = None,
+def extrapolation_scores(fits: dict, *, holdout: float = 0.15, seed: int = 0) -> pd.DataFrame:
+    """Leave-largest-out scores of each fit (one refit per fit), prefixed ``llo_``.
+
+    See :func:`bayeslaws.extrapolation.leave_largest_out`: coverage of the 50/80/90% intervals,
+    CRPS of log target (x100), median absolute relative error and 90% width on the largest
+    ``holdout`` share of runs, forecast from a refit on the rest.
+    """
+    from .extrapolation import leave_largest_out
+
+    rows = {name: leave_largest_out(fit, holdout=holdout, seed=seed) for name, fit in fits.items()}
+    table = pd.DataFrame(rows).T
+    return table.rename(columns=lambda c: f"llo_{c}")
+
+
+def compare(fits: dict, *, extrapolation: pd.DataFrame | bool | None = True,
             k_threshold: float | None = None, fallback: str = "auto", max_refits: int = 10,
             folds: int = 10, refit: dict | None = None, seed: int = 0,
             method: str = "stacking") -> pd.DataFrame:
@@ -318,9 +332,12 @@ def compare(fits: dict, *, extrapolation: pd.DataFrame | None = None,
     ----------
     fits : dict
         ``{name: Fit}``; all fitted to the same rows and target.
-    extrapolation : pandas.DataFrame, optional
-        More scores per fit (index: the names of ``fits``), joined as extra columns beside the
-        LOO ones, e.g. leave-largest-out ``coverage``, ``crps`` and ``abs_rel_error``.
+    extrapolation : pandas.DataFrame or bool, optional
+        ``True`` (default): add leave-largest-out scores (:func:`extrapolation_scores`: one refit per fit
+        on all but the largest 15% of runs, scored on those; columns ``llo_*``), the test that
+        matters for forecasting, which PSIS-LOO (interpolation) is not. A DataFrame: more scores
+        per fit (index: the names of ``fits``), joined as extra columns beside the LOO ones.
+        ``False`` or None: LOO only.
     k_threshold, fallback, max_refits, folds, refit, seed
         How high Pareto k rows are handled (see :func:`loo`). When any fit needs K-fold, every
         fit is scored by the same grouped K-fold, so that the elpds stay comparable.
@@ -380,10 +397,18 @@ def compare(fits: dict, *, extrapolation: pd.DataFrame | None = None,
     table["n_high_k"] = [len(results[n].high_k_rows) for n in table.index]
     table["diag_diff"] = cmp["diag_diff"].astype(str)
     table["diag_elpd"] = cmp["diag_elpd"].astype(str)
-    if extrapolation is not None:
+    if extrapolation is True:
+        extrapolation = extrapolation_scores(fits, seed=seed)
+    if extrapolation is not None and extrapolation is not False:
         table = join_scores(table, extrapolation)
     notes = head + [f"{n}: {note}" for n, r in results.items() for note in r.notes]
-    table.attrs = {"verdict": verdict(table), "notes": notes}
+    line = verdict(table)
+    if "llo_crps_log" in table:
+        best = table["llo_crps_log"].astype(float).idxmin()
+        cov = ", ".join(f"{n} {table.loc[n, 'llo_coverage_90']:.0%}" for n in table.index)
+        line += (f" Forecasting the largest 15% of runs from the rest, {best} scores best "
+                 f"(CRPS {table.loc[best, 'llo_crps_log']:.3g}); 90% intervals cover {cov}.")
+    table.attrs = {"verdict": line, "notes": notes}
     return table
 
 

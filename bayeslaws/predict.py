@@ -206,7 +206,8 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
                       ExtrapolationWarning, stacklevel=3)
     noisy = link + sigma * eps
     if law.positive_target:
-        link, noisy, pure = np.exp(link), np.exp(noisy), np.exp(pure)
+        with np.errstate(over="ignore"):  # far t-noise tails may overflow to inf: harmless
+            link, noisy, pure = np.exp(link), np.exp(noisy), np.exp(pure)
     dims = ("chain", "draw", "row")
     coords = {"chain": post["chain"].values, "draw": post["draw"].values,
               "row": np.arange(len(frame)), "family": ("row", row_fam.astype(str)),

@@ -39,7 +39,8 @@ def test_compare_ranks_true_law_first_with_diagnostics(small_fit, kaplan_small):
     # 30 runs: a few are influential enough to trip Pareto k, as on real scaling-law tables;
     # fallback="none" keeps plain PSIS-LOO and must say so (the fallbacks are tested below)
     with pytest.warns(UserWarning, match="PSIS-LOO may be optimistic"):
-        table = bl.compare({"kaplan": kaplan_small, "chinchilla": small_fit}, fallback="none")
+        table = bl.compare({"kaplan": kaplan_small, "chinchilla": small_fit}, fallback="none",
+                           extrapolation=False)
     assert list(table.index) == ["chinchilla", "kaplan"]  # data simulated from Chinchilla's law
     assert list(table.columns) == ["rank", "elpd", "se", "elpd_diff", "dse", "p_worse", "p_loo",
                                    "weight", "cv", "k_max", "n_high_k", "diag_diff", "diag_elpd"]
@@ -53,7 +54,7 @@ def test_compare_ranks_true_law_first_with_diagnostics(small_fit, kaplan_small):
 
 
 def test_identical_fits_are_a_tie(small_fit):
-    table = bl.compare({"a": small_fit, "b": small_fit}, k_threshold=10.0)
+    table = bl.compare({"a": small_fit, "b": small_fit}, k_threshold=10.0, extrapolation=False)
     assert table["elpd_diff"].abs().max() < 1e-9
     assert "about equally well" in table.attrs["verdict"]
 
@@ -140,6 +141,16 @@ def test_cli_compare_prints_table_and_verdict(small_fit, kaplan_small, tmp_path,
     assert code == 0
     assert "verdict: chin predicts left-out runs best" in printed
     assert "note: chin:" in printed and "Pareto k" in printed
-    assert pd.read_csv(out, index_col=0).index.tolist() == ["chin", "kap"]
+    written = pd.read_csv(out, index_col=0)
+    assert written.index.tolist() == ["chin", "kap"]
+    # Leave-largest-out scores beside LOO (one refit per fit on the smaller 85% of runs).
+    for col in ("llo_coverage_50", "llo_coverage_90", "llo_crps_log", "llo_abs_rel_err"):
+        assert col in written
+    rows = written["llo_rows"].tolist()
+    assert rows[0] == rows[1] and 2 <= rows[0] <= 8  # the top 15% by compute (ties kept together)
+    assert ((written["llo_coverage_90"] >= 0) & (written["llo_coverage_90"] <= 1)).all()
+    # the true law (chinchilla) forecasts its own largest runs better than kaplan
+    assert written.loc["chin", "llo_crps_log"] < written.loc["kap", "llo_crps_log"]
+    assert "Forecasting the largest 15% of runs from the rest" in printed
     assert cli.main(["compare", str(tmp_path / "chin.nc")]) == 2
     assert "at least two" in capsys.readouterr().err
