@@ -13,6 +13,7 @@ import xarray as xr
 
 from . import data as data_mod
 from . import diagnostics, hierarchy, sampling
+from .io import versions as _versions
 from .intervals import DEFAULT_PROB, SAMPLE_DIMS, check_prob
 from .model import build_model, check_start, observed_name
 
@@ -73,6 +74,8 @@ class Fit:
         self.config = dict(config)
         self.families = list(families)
         self.convergence: list[str] = []
+        #: Library versions that made the fit (recorded at fit time, kept through save and load).
+        self.versions: dict[str, str] = _versions() if _fresh else {}
         if _fresh:
             self._complete()
 

@@ -16,11 +16,15 @@ import pandas as pd
 import xarray as xr
 
 from ._version import __version__
-from .errors import FitFileError
+from .errors import FitFileError, SpecError
 
 #: Marker and format version written into every fit file.
 FORMAT = "bayeslaws-fit"
 FORMAT_VERSION = 1
+#: Groups without which a file cannot be a fit; every other group and attribute is optional.
+REQUIRED_GROUPS = ("posterior", "fit_data")
+#: Config entries assumed when a file (from an older version) does not record them.
+DEFAULT_CONFIG = {"family_column": "family", "retried": False}
 
 
 def versions() -> dict[str, str]:
@@ -74,9 +78,18 @@ def save(fit, path) -> None:
         "config": json.dumps(fit.config),
         "families": json.dumps(fit.families),
         "convergence": json.dumps(fit.convergence),
-        "versions": json.dumps(versions()),
+        "versions": json.dumps(getattr(fit, "versions", None) or versions()),
     }
     atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf"))
+
+
+def _default_mode(path: str) -> int:
+    """Permissions for a new file at ``path``: an existing file's, else 0666 less the umask."""
+    if os.path.exists(path):
+        return os.stat(path).st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write(path, write) -> None:
@@ -92,11 +105,25 @@ def atomic_write(path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp makes the file private (0600); give it the mode a plain open() would have
+        os.chmod(tmp, _default_mode(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _families(attrs, tree, data: pd.DataFrame, family_column: str) -> list[str]:
+    """Fitted families: recorded, else the posterior's ``family`` coordinate, else the data's."""
+    if "families" in attrs:
+        return list(json.loads(attrs["families"]))
+    post = tree["posterior"]
+    if "family" in post.coords:
+        return [str(f) for f in post["family"].values]
+    if family_column in data:
+        return list(dict.fromkeys(data[family_column].astype(str)))
+    return ["all"]
 
 
 def load(path):
@@ -105,8 +132,14 @@ def load(path):
     Raises
     ------
     FitFileError
-        When the file is missing, unreadable, truncated, not a bayeslaws fit, or written by a
-        newer format version.
+        When the file is missing, unreadable, truncated, not a bayeslaws fit, lacks the law or
+        the ``posterior`` / ``fit_data`` groups, or was written by a newer format version.
+
+    Notes
+    -----
+    Files of older versions keep loading: every other attribute is optional (config entries
+    default to :data:`DEFAULT_CONFIG` and the posterior's sizes, families to the posterior's
+    ``family`` coordinate, convergence notes and versions to empty).
     """
     from .fit import Fit
     from .laws import from_spec
@@ -125,21 +158,38 @@ def load(path):
     if attrs.get("bayeslaws_format") != FORMAT:
         raise FitFileError(f"{path} is a netCDF file but not a bayeslaws fit (no "
                            f"'bayeslaws_format' attribute); give a file written by Fit.save")
-    version = int(attrs.get("bayeslaws_format_version", 0))
+    try:
+        version = int(attrs.get("bayeslaws_format_version", 0))
+    except (TypeError, ValueError):
+        raise FitFileError(f"{path}: damaged bayeslaws fit (format version "
+                           f"{attrs.get('bayeslaws_format_version')!r}); refit and save again") from None
     if version > FORMAT_VERSION:
         raise FitFileError(f"{path} was written by a newer bayeslaws (format {version}, this one "
                            f"reads up to {FORMAT_VERSION}); upgrade bayeslaws to read it")
+    missing = [g for g in REQUIRED_GROUPS if g not in tree.children]
+    if missing or "law" not in attrs:
+        what = f"group(s) {', '.join(missing)}" if missing else "the 'law' attribute"
+        raise FitFileError(f"{path}: damaged bayeslaws fit ({what} missing); refit and save again")
     try:
         law = from_spec(json.loads(attrs["law"]))
-        config = json.loads(attrs["config"])
-        families = json.loads(attrs["families"])
         data = _dataset_to_frame(tree["fit_data"].to_dataset())
-    except (KeyError, ValueError) as exc:
-        raise FitFileError(f"{path}: damaged bayeslaws fit ({exc}); refit and save again") from None
+        config = DEFAULT_CONFIG | json.loads(attrs.get("config", "{}"))
+        families = _families(attrs, tree, data, config["family_column"])
+        convergence = list(json.loads(attrs.get("convergence", "[]")))
+        recorded = dict(json.loads(attrs.get("versions", "{}")))
+    except SpecError as exc:
+        raise FitFileError(f"{path}: the fitted law cannot be rebuilt here ({exc}); use the "
+                           "bayeslaws version (and plugins) that wrote it") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise FitFileError(f"{path}: damaged bayeslaws fit ({type(exc).__name__}: {exc}); "
+                           "refit and save again") from None
+    post = tree["posterior"]
+    config.setdefault("chains", int(post.sizes.get("chain", 0)))
+    config.setdefault("draws", int(post.sizes.get("draw", 0)))
     idata = tree.copy()
     del idata["fit_data"]
     idata.attrs = {}
     fit = Fit(law, idata, data, config, families)
-    fit.convergence = json.loads(attrs.get("convergence", "[]"))
-    fit.versions = json.loads(attrs.get("versions", "{}"))
+    fit.convergence = convergence
+    fit.versions = recorded
     return fit
