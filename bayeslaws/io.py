@@ -83,6 +83,20 @@ def save(fit, path) -> None:
     atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf"))
 
 
+#: Temporary files of saves in progress (removed by :func:`remove_pending` on a hard interrupt).
+_PENDING: set[str] = set()
+
+
+def remove_pending() -> None:
+    """Delete the temporary files of unfinished saves (used when the process is ended at once)."""
+    for tmp in list(_PENDING):
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        _PENDING.discard(tmp)
+
+
 def _default_mode(path: str) -> int:
     """Permissions for a new file at ``path``: an existing file's, else 0666 less the umask."""
     if os.path.exists(path):
@@ -103,6 +117,7 @@ def atomic_write(path, write) -> None:
         raise FitFileError(f"cannot write {path}: folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(suffix=".tmp", prefix=".bayeslaws-", dir=folder)
     os.close(fd)
+    _PENDING.add(tmp)
     try:
         write(tmp)
         # mkstemp makes the file private (0600); give it the mode a plain open() would have
@@ -112,6 +127,8 @@ def atomic_write(path, write) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    finally:
+        _PENDING.discard(tmp)
 
 
 def _families(attrs, tree, data: pd.DataFrame, family_column: str) -> list[str]:
