@@ -6,8 +6,12 @@ interrupted or failed save never leaves a partial file nor destroys an earlier r
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import hashlib
 import json
 import os
+import sys
 import tempfile
 from importlib import metadata
 
@@ -62,11 +66,30 @@ def _dataset_to_frame(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(out, columns=cols)
 
 
+def checksum(tree) -> str:
+    """SHA-256 of every numeric variable of every group (posterior, sample stats, data, ...).
+
+    Variables in group and name order, with their dtype and shape; stored in the file's
+    attributes so that :func:`load` detects damaged bytes that HDF5 itself reads back silently.
+    """
+    digest = hashlib.sha256()
+    for group in sorted(tree.children):
+        ds = tree[group].to_dataset()
+        for name in sorted(ds.data_vars):
+            values = np.asarray(ds[name].values)
+            if values.dtype.kind in "biuf":
+                values = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<"))
+                digest.update(f"{group}/{name}:{values.dtype.str}:{values.shape};".encode())
+                digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
 def save(fit, path) -> None:
     """Write ``fit`` to ``path`` (netCDF4/HDF5) atomically.
 
     The root attributes hold the format marker, the law spec, the sampler config, the families,
-    the convergence notes and the library versions; ``fit_data`` holds the training table.
+    the convergence notes, the library versions of the fit and a :func:`checksum`; ``fit_data``
+    holds the training table.
     """
     path = os.fspath(path)
     tree = fit.idata.copy()
@@ -80,6 +103,7 @@ def save(fit, path) -> None:
         "convergence": json.dumps(fit.convergence),
         "versions": json.dumps(getattr(fit, "versions", None) or versions()),
     }
+    tree.attrs["checksum"] = checksum(tree)
     atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf"))
 
 
@@ -131,6 +155,29 @@ def atomic_write(path, write) -> None:
         _PENDING.discard(tmp)
 
 
+@contextlib.contextmanager
+def _quiet_half_open_files():
+    """Silence the finaliser of h5netcdf files left half-open by a failed read.
+
+    Opening a damaged file leaves an h5netcdf ``File`` whose ``__del__`` fails with
+    ``AttributeError`` and would print an 'Exception ignored' traceback; other unraisable
+    errors still reach the usual hook.
+    """
+    hook = sys.unraisablehook
+
+    def quiet(unraisable):
+        if not (isinstance(unraisable.exc_value, AttributeError)
+                and "h5netcdf" in getattr(unraisable.object, "__module__", "")):
+            hook(unraisable)
+
+    sys.unraisablehook = quiet
+    try:
+        yield
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+
+
 def _families(attrs, tree, data: pd.DataFrame, family_column: str) -> list[str]:
     """Fitted families: recorded, else the posterior's ``family`` coordinate, else the data's."""
     if "families" in attrs:
@@ -149,14 +196,15 @@ def load(path):
     Raises
     ------
     FitFileError
-        When the file is missing, unreadable, truncated, not a bayeslaws fit, lacks the law or
-        the ``posterior`` / ``fit_data`` groups, or was written by a newer format version.
+        When the file is missing, unreadable, truncated, damaged (checksum mismatch), not a
+        bayeslaws fit, lacks the law or the ``posterior`` / ``fit_data`` groups, or was written
+        by a newer format version.
 
     Notes
     -----
     Files of older versions keep loading: every other attribute is optional (config entries
     default to :data:`DEFAULT_CONFIG` and the posterior's sizes, families to the posterior's
-    ``family`` coordinate, convergence notes and versions to empty).
+    ``family`` coordinate, convergence notes and versions to empty; no checksum, no check).
     """
     from .fit import Fit
     from .laws import from_spec
@@ -164,13 +212,16 @@ def load(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FitFileError(f"no such fit file: {path}")
-    try:
-        with xr.open_datatree(path, engine="h5netcdf") as tree:
-            tree = tree.load()
-    except Exception as exc:  # h5py raises many types for damaged files
-        raise FitFileError(f"{path} is not a readable fit file (netCDF/HDF5): "
-                           f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
-                           "write fits with `bayeslaws fit ... --out FIT.nc` or Fit.save") from None
+    failure = None
+    with _quiet_half_open_files():
+        try:
+            with xr.open_datatree(path, engine="h5netcdf") as tree:
+                tree = tree.load()
+        except Exception as exc:  # h5py raises many types for damaged files
+            failure = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    if failure is not None:
+        raise FitFileError(f"{path} is not a readable fit file (netCDF/HDF5): {failure}; "
+                           "write fits with `bayeslaws fit ... --out FIT.nc` or Fit.save")
     attrs = tree.attrs
     if attrs.get("bayeslaws_format") != FORMAT:
         raise FitFileError(f"{path} is a netCDF file but not a bayeslaws fit (no "
@@ -187,6 +238,9 @@ def load(path):
     if missing or "law" not in attrs:
         what = f"group(s) {', '.join(missing)}" if missing else "the 'law' attribute"
         raise FitFileError(f"{path}: damaged bayeslaws fit ({what} missing); refit and save again")
+    if "checksum" in attrs and attrs["checksum"] != checksum(tree):
+        raise FitFileError(f"{path}: damaged bayeslaws fit (its posterior or data no longer match "
+                           "the checksum written with them); use an intact copy, or refit")
     try:
         law = from_spec(json.loads(attrs["law"]))
         data = _dataset_to_frame(tree["fit_data"].to_dataset())
