@@ -39,6 +39,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a seed (an integer from 0 to 2**32 - 1), got "
+                                         f"{text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 2**32 - 1, got {value}")
+    return value
+
+
 def _float(text: str) -> float:
     try:
         return float(text)
@@ -63,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--draws", type=_positive_int)
     f.add_argument("--tune", type=_positive_int)
     f.add_argument("--chains", type=_positive_int)
-    f.add_argument("--seed", type=int)
+    f.add_argument("--seed", type=_seed)
     f.add_argument("--sampler", choices=["numpyro", "nutpie", "pymc"])
     f.add_argument("--target-accept", type=_float)
     f.add_argument("--input", help="input column of power-law (flops, params or tokens)")
@@ -77,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--data", required=True, help="CSV of rows to predict (law inputs, optional family)")
     pr.add_argument("--out", required=True, help="output CSV")
     pr.add_argument("--prob", type=_float, default=0.9)
-    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--seed", type=_seed, default=0)
 
     o = sub.add_parser("optimal", help="compute-optimal N*, D* at a FLOP budget")
     o.add_argument("fit")
@@ -98,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--draws", type=_positive_int, default=1000)
     d.add_argument("--tune", type=_positive_int, default=1000)
     d.add_argument("--chains", type=_positive_int, default=4)
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=_seed, default=0)
     d.add_argument("--quiet", action="store_true")
     return p
 
@@ -150,7 +161,12 @@ def cmd_fit(args) -> None:
     if args.law.endswith((".yaml", ".yml")) or os.path.isfile(args.law):
         from .spec import load_spec
 
-        spec = load_spec(args.law)
+        try:
+            spec = load_spec(args.law)
+        except (UnicodeDecodeError, OSError) as exc:  # a fit file or another non-text file
+            raise BayeslawsError(f"{args.law} is neither a law name nor a model spec (YAML): "
+                                 f"{type(exc).__name__}; give a law ({', '.join(laws.available())}) "
+                                 "with --data, or a models/*.yaml spec") from None
         law = spec.law()
         if args.data:
             raise BayeslawsError("a spec names its own data; drop --data or fit the law by name")
