@@ -150,7 +150,7 @@ def _warn_thin_families(law, family: np.ndarray) -> None:
     if not own:
         return
     names, counts = np.unique(family.astype(str), return_counts=True)
-    thin = [f"{n!r} ({c} run{'s' if c != 1 else ''})" for n, c in zip(names, counts)
+    thin = [f"{str(n)!r} ({c} run{'s' if c != 1 else ''})" for n, c in zip(names, counts)
             if c < len(own)]
     if thin:
         warnings.warn(f"famil{'ies' if len(thin) > 1 else 'y'} {', '.join(thin)} "
