@@ -126,6 +126,22 @@ def test_cli_bad_tables_exit_2_with_one_line(content, needle, capsys):
     assert not os.path.exists("x.nc")
 
 
+@pytest.mark.parametrize("argv, needle", [
+    (["fit", FIXTURE, "--out", "x.nc"], "neither a law name nor a model spec"),
+    (["predict", FIXTURE, "--data", "rows.csv", "--out", "x.csv", "--seed", "-1"],
+     "expected a seed from 0 to 2**32 - 1, got -1"),
+    (["fit", "chinchilla", "--data", "rows.csv", "--out", "x.nc", "--seed", "2**40"],
+     "expected a seed (an integer"),
+    (["optimal", FIXTURE, "--flops", "nan"], "positive finite number"),
+    (["predict", FIXTURE, "--data", FIXTURE, "--out", "x.csv"], "not a readable CSV"),
+])
+def test_cli_arguments_found_by_fuzzing_exit_2(argv, needle, capsys):
+    pd.DataFrame({"params": [1e9], "tokens": [2e10]}).to_csv("rows.csv", index=False)
+    code, _, err = cli(argv, capsys)
+    assert code == 2 and len(err) == 1 and needle in err[0], err
+    assert not os.path.exists("x.nc") and not os.path.exists("x.csv")
+
+
 # --------------------------------------------------------------------------- start point
 @pytest.mark.parametrize("kwargs, needle", [
     ({"priors": {"E": (0.4, -1.0)}}, "prior of parameter 'E'"),
