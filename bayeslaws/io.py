@@ -230,7 +230,8 @@ def load(path):
         version = int(attrs.get("bayeslaws_format_version", 0))
     except (TypeError, ValueError):
         raise FitFileError(f"{path}: damaged bayeslaws fit (format version "
-                           f"{attrs.get('bayeslaws_format_version')!r}); refit and save again") from None
+                           f"{attrs.get('bayeslaws_format_version')!r}); refit and save "
+                           "again") from None
     if version > FORMAT_VERSION:
         raise FitFileError(f"{path} was written by a newer bayeslaws (format {version}, this one "
                            f"reads up to {FORMAT_VERSION}); upgrade bayeslaws to read it")

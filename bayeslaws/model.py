@@ -50,7 +50,7 @@ def build_model(law, table, families: list[str], family_idx: np.ndarray):
 
 
 def _prior_owner(law, var_name: str) -> str:
-    """The user-facing setting behind a model variable: ``prior of 'E'`` or ``noise 'sigma_scale'``."""
+    """The user's setting behind a model variable: a parameter's prior or the noise prior."""
     for prm in law.parameters.values():
         if var_name == prm.sampled or var_name.startswith(prm.sampled + "_"):
             return (f"prior of parameter {prm.name!r} (loc={prm.loc:g}, scale={prm.scale:g}, "

@@ -57,7 +57,8 @@ def test_random_bytes_give_data_error_or_a_table(payload):
 
 
 CELLS = st.sampled_from(["1e9", "2e10", "3.1", "0", "-5", "nan", "NaN", "inf", "-inf", "", "abc",
-                         "1,5", '"7e9"', '"x', "1e400", "0x10", "  2.5 ", "True", "\t", "é", "1e-400"])
+                         "1,5", '"7e9"', '"x', "1e400", "0x10", "  2.5 ", "True", "\t", "é",
+                         "1e-400"])
 HEADERS = st.sampled_from(["params", "tokens", "loss", "flops", "family", "N", "D", "Params",
                            "", "params", "a b", '"loss"', "unnamed"])
 
@@ -140,7 +141,8 @@ def stubbed(monkeypatch, tmp_path):
 
 @SETTINGS
 @given(argv=st.one_of(command_lines(),
-                      st.lists(st.one_of(TOKENS, st.text(string.printable, max_size=6)), max_size=8)))
+                      st.lists(st.one_of(TOKENS, st.text(string.printable, max_size=6)),
+                               max_size=8)))
 def test_random_argv_exits_0_or_2_without_traceback(stubbed, argv, capsys):
     from bayeslaws.cli import main
 
