@@ -2,8 +2,8 @@
 
 Random bytes or malformed CSV must give :class:`bayeslaws.DataError` (or a valid table), never
 another exception; random argument lists must exit 0 or 2, never 1 (an internal error) nor a
-traceback. Heavy work is stubbed: ``fit`` returns the committed tiny fit instead of sampling
-and ``demo`` does nothing, so every other path (parsing, loading, validation, prediction,
+traceback. Heavy work is stubbed: ``fit`` returns the committed tiny fit instead of sampling,
+``compare`` returns a stub table (it may refit) and ``demo`` does nothing, so every other path (parsing, loading, validation, prediction,
 saving) runs for real.
 """
 
@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import string
+import sys
 import tempfile
 import warnings
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -126,13 +128,17 @@ def command_lines(draw):
 
 @pytest.fixture
 def stubbed(monkeypatch, tmp_path):
-    """Stub sampling and the demo; give the fuzz a folder with a good and a bad CSV."""
+    """Stub sampling, comparison and the demo; give the fuzz a folder with a good and a bad CSV."""
     import bayeslaws.demo
     import bayeslaws.fit
 
     fit = bl.load(FIXTURE)
     monkeypatch.setattr(bayeslaws.fit, "fit_law", lambda *a, **k: fit)
     monkeypatch.setattr(bayeslaws.demo, "run", lambda *a, **k: None)
+    # comparison may refit (sample) for rows with high Pareto k: a stub table instead
+    table = pd.DataFrame({"elpd": [0.0]}, index=["stub"])
+    table.attrs.update(notes=[], verdict="stub")
+    monkeypatch.setattr(sys.modules["bayeslaws.compare"], "compare", lambda *a, **k: table)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs.csv").write_text("params,tokens,family\n1e9,2e10,a\n3e9,6e10,new\n")
     (tmp_path / "bad.csv").write_text("params,tokens\nabc,2e10\n")
