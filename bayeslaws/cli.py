@@ -1,18 +1,23 @@
 """The ``bayeslaws`` command line (the contract of DESIGN.md).
 
 Exit codes: 0 success (warnings go to stderr); 2 bad input or arguments, with a one-line reason on
-stderr; 1 an internal error, with a one-line message suggesting ``--debug`` for the traceback.
+stderr; 1 an internal error, with a one-line message suggesting ``--debug`` for the traceback;
+130 interrupted (Ctrl-C), with a one-line message and no partial output file.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import warnings
 
 BAD_INPUT = 2
 INTERNAL = 1
+INTERRUPTED = 130
+INTERRUPT_MESSAGE = "interrupted; nothing was written"
 
 
 class UsageError(Exception):
@@ -31,6 +36,17 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a seed (an integer from 0 to 2**32 - 1), got "
+                                         f"{text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 2**32 - 1, got {value}")
     return value
 
 
@@ -58,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--draws", type=_positive_int)
     f.add_argument("--tune", type=_positive_int)
     f.add_argument("--chains", type=_positive_int)
-    f.add_argument("--seed", type=int)
+    f.add_argument("--seed", type=_seed)
     f.add_argument("--sampler", choices=["numpyro", "nutpie", "pymc"])
     f.add_argument("--target-accept", type=_float)
     f.add_argument("--input", help="input column of power-law (flops, params or tokens)")
@@ -72,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--data", required=True, help="CSV of rows to predict (law inputs, optional family)")
     pr.add_argument("--out", required=True, help="output CSV")
     pr.add_argument("--prob", type=_float, default=0.9)
-    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--seed", type=_seed, default=0)
     pr.add_argument("--chain", metavar="FIRST.nc",
                     help="a fit whose forecasts feed FIT's input of the same name (e.g. a loss "
                          "fit into a downstream-error fit); draws are paired")
@@ -122,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--draws", type=_positive_int, default=1000)
     d.add_argument("--tune", type=_positive_int, default=1000)
     d.add_argument("--chains", type=_positive_int, default=4)
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=_seed, default=0)
     d.add_argument("--quiet", action="store_true")
     return p
 
@@ -174,7 +190,12 @@ def cmd_fit(args) -> None:
     if args.law.endswith((".yaml", ".yml")) or os.path.isfile(args.law):
         from .spec import load_spec
 
-        spec = load_spec(args.law)
+        try:
+            spec = load_spec(args.law)
+        except (UnicodeDecodeError, OSError) as exc:  # a fit file or another non-text file
+            raise BayeslawsError(f"{args.law} is neither a law name nor a model spec (YAML): "
+                                 f"{type(exc).__name__}; give a law ({', '.join(laws.available())}) "
+                                 "with --data, or a models/*.yaml spec") from None
         law = spec.law()
         if args.data:
             raise BayeslawsError("a spec names its own data; drop --data or fit the law by name")
@@ -322,6 +343,66 @@ COMMANDS = {"datasets": cmd_datasets, "laws": cmd_laws, "fit": cmd_fit, "predict
             "demo": cmd_demo}
 
 
+class _InterruptGuard:
+    """Make Ctrl-C end a command promptly, even inside compiled sampler code.
+
+    Python raises ``KeyboardInterrupt`` only between bytecodes, so a Ctrl-C during a long JAX
+    computation would wait for the sampler to finish. A watchdog thread woken through
+    :func:`signal.set_wakeup_fd` gives the normal path ``grace`` seconds (``KeyboardInterrupt`` is
+    caught, unfinished saves remove their temporary files, exit code 130). When the main thread
+    is still stuck after that, the watchdog removes the temporary files itself, prints the
+    one-line message and ends the process with exit code 130. Earlier results are never touched:
+    saves replace their target only once complete. Outside the main thread it does nothing.
+    """
+
+    def __init__(self, grace: float = 1.0):
+        self.grace = grace
+        self.handled = threading.Event()
+        self._pipe = None
+        self._old = None
+
+    def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        r, w = os.pipe()
+        os.set_blocking(w, False)
+        try:
+            self._old = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        except ValueError:  # not the main interpreter
+            os.close(r)
+            os.close(w)
+            return self
+        self._pipe = (r, w)
+        threading.Thread(target=self._watch, args=(r,), daemon=True,
+                         name="bayeslaws-interrupt").start()
+        return self
+
+    def _watch(self, r: int) -> None:
+        try:
+            while True:
+                byte = os.read(r, 1)
+                if not byte:  # the guard was closed
+                    return
+                if byte[0] == signal.SIGINT:
+                    break
+            if self.handled.wait(self.grace):
+                return
+            from .io import remove_pending
+
+            remove_pending()
+            print(f"error: {INTERRUPT_MESSAGE}", file=sys.stderr, flush=True)
+            os._exit(INTERRUPTED)
+        finally:
+            os.close(r)
+
+    def __exit__(self, *exc):
+        if self._pipe is not None:
+            signal.set_wakeup_fd(self._old if self._old is not None else -1)
+            os.close(self._pipe[1])  # wakes the watchdog with end-of-file
+            self._pipe = None
+        return False
+
+
 def _showwarning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {category.__name__}: {message}", file=sys.stderr)
 
@@ -330,6 +411,7 @@ def main(argv=None) -> int:
     """Run the CLI; return the exit code (also used as the console-script entry point)."""
     from .errors import BayeslawsError
 
+    program = argv is None  # run as the `bayeslaws` program, not called from Python
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     try:
@@ -338,14 +420,22 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT
     warnings.showwarning = _showwarning
+    guard = _InterruptGuard()
     try:
-        COMMANDS[args.command](args)
+        with guard:
+            COMMANDS[args.command](args)
     except (BayeslawsError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT
     except KeyboardInterrupt:
-        print("interrupted; nothing was written", file=sys.stderr)
-        return 130
+        guard.handled.set()
+        print(f"error: {INTERRUPT_MESSAGE}", file=sys.stderr, flush=True)
+        if program:
+            # a sampler interrupted mid-computation may keep running in JAX's threads and hold
+            # up interpreter shutdown; saves have already removed their temporary files
+            sys.stdout.flush()
+            os._exit(INTERRUPTED)
+        return INTERRUPTED
     except Exception as exc:  # noqa: BLE001  the contract: never a bare traceback
         if debug:
             raise

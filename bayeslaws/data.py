@@ -124,21 +124,40 @@ def _numeric(frame: pd.DataFrame, col: str, *, positive: bool, what: str) -> np.
 
 
 def _warn_units(name: str, values: np.ndarray) -> None:
-    """Warn when a size column looks like it is in millions or billions, or mixes units."""
-    if name == "params":
-        if values.max() < 1e5:
-            warnings.warn(f"column 'params' has values up to {values.max():g} only: are they in "
-                          "millions or billions? bayeslaws expects raw parameter counts (1.3e9, "
-                          "not 1.3)", UserWarning, stacklevel=3)
-        elif values.min() < 100 and values.max() > 1e6:
-            rows = np.flatnonzero(values < 100)
-            warnings.warn(f"column 'params' mixes values below 100 ({format_rows(rows)}) with "
-                          f"values up to {values.max():.3g}: some rows look like millions or "
-                          "billions; use raw counts throughout", UserWarning, stacklevel=3)
-    if name == "tokens" and values.max() < 1e5:
-        warnings.warn(f"column 'tokens' has values up to {values.max():g} only: are they in "
-                      "millions or billions? bayeslaws expects raw token counts", UserWarning,
-                      stacklevel=3)
+    """Warn when a size column looks like it is in millions or billions, or mixes units.
+
+    The thresholds sit far below real data (the smallest real runs have about 800 parameters
+    and millions of tokens), so the heuristic never fires on a bundled dataset.
+    """
+    what = {"params": "parameter", "tokens": "token"}[name]
+    if values.max() < 1e5:
+        warnings.warn(f"column {name!r} has values up to {values.max():g} only: are they in "
+                      f"millions or billions? bayeslaws expects raw {what} counts (1.3e9, not "
+                      "1.3)", UserWarning, stacklevel=3)
+    elif values.min() < 100 and values.max() > 1e6:
+        rows = np.flatnonzero(values < 100)
+        warnings.warn(f"column {name!r} mixes values below 100 ({format_rows(rows)}) with "
+                      f"values up to {values.max():.3g}: some rows look like millions or "
+                      f"billions; use raw {what} counts throughout", UserWarning, stacklevel=3)
+
+
+def _warn_thin_families(law, family: np.ndarray) -> None:
+    """Warn when a family has fewer runs than parameters fitted to it alone (independent pooling).
+
+    Under partial pooling a family with one run is fine: it borrows strength from the others.
+    """
+    own = [n for n, how in law.pooling.items() if how == "independent"]
+    if not own:
+        return
+    names, counts = np.unique(family.astype(str), return_counts=True)
+    thin = [f"{str(n)!r} ({c} run{'s' if c != 1 else ''})" for n, c in zip(names, counts)
+            if c < len(own)]
+    if thin:
+        warnings.warn(f"famil{'ies' if len(thin) > 1 else 'y'} {', '.join(thin)} "
+                      f"{'have' if len(thin) > 1 else 'has'} fewer runs than the {len(own)} "
+                      f"parameters fitted per family with independent pooling ({', '.join(own)}): "
+                      "they are set mostly by the prior. Use pooling='partial' to borrow strength "
+                      "from the other families, or add runs", UserWarning, stacklevel=3)
 
 
 def prepare(law, data, *, family_column: str = "family", require_target: bool = True) -> RunTable:
@@ -220,6 +239,7 @@ def prepare(law, data, *, family_column: str = "family", require_target: bool = 
         family = np.array(["all"] * len(frame), dtype=object)
 
     if require_target:
+        _warn_thin_families(law, family)
         dup = np.flatnonzero(frame.duplicated(keep=False).to_numpy())
         if dup.size:
             warnings.warn(f"{format_rows(dup)} are exact duplicates of another row (every column "

@@ -27,7 +27,7 @@ class DataError(BayeslawsError, ValueError):
     def __init__(self, message: str, *, column: str | None = None, rows=None):
         super().__init__(message)
         self.column = column
-        self.rows = list(rows) if rows is not None else []
+        self.rows = [int(r) for r in rows] if rows is not None else []
 
 
 class SpecError(BayeslawsError, ValueError):

@@ -13,8 +13,9 @@ import xarray as xr
 
 from . import data as data_mod
 from . import diagnostics, hierarchy, sampling
+from .io import versions as _versions
 from .intervals import DEFAULT_PROB, SAMPLE_DIMS, check_prob
-from .model import build_model, observed_name
+from .model import build_model, check_start, observed_name
 
 #: Target acceptance used for the one automatic retry after divergences.
 RETRY_TARGET_ACCEPT = 0.99
@@ -34,6 +35,7 @@ def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="nump
     families = table.families
     family_idx = pd.Index(families).get_indexer(table.family)
     model = build_model(law, table, families, family_idx)
+    check_start(model, law)  # name bad priors or rows before the sampler fails on them
     config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
               "sampler": sampler, "target_accept": float(target_accept),
               "family_column": family_column, "retried": False,
@@ -80,6 +82,8 @@ class Fit:
         self.config = dict(config)
         self.families = list(families)
         self.convergence: list[str] = []
+        #: Library versions that made the fit (recorded at fit time, kept through save and load).
+        self.versions: dict[str, str] = _versions() if _fresh else {}
         if _fresh:
             self._complete()
 

@@ -6,8 +6,12 @@ interrupted or failed save never leaves a partial file nor destroys an earlier r
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import hashlib
 import json
 import os
+import sys
 import tempfile
 from importlib import metadata
 
@@ -16,11 +20,15 @@ import pandas as pd
 import xarray as xr
 
 from ._version import __version__
-from .errors import FitFileError
+from .errors import FitFileError, SpecError
 
 #: Marker and format version written into every fit file.
 FORMAT = "bayeslaws-fit"
 FORMAT_VERSION = 1
+#: Groups without which a file cannot be a fit; every other group and attribute is optional.
+REQUIRED_GROUPS = ("posterior", "fit_data")
+#: Config entries assumed when a file (from an older version) does not record them.
+DEFAULT_CONFIG = {"family_column": "family", "retried": False}
 
 
 def versions() -> dict[str, str]:
@@ -58,11 +66,30 @@ def _dataset_to_frame(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(out, columns=cols)
 
 
+def checksum(tree) -> str:
+    """SHA-256 of every numeric variable of every group (posterior, sample stats, data, ...).
+
+    Variables in group and name order, with their dtype and shape; stored in the file's
+    attributes so that :func:`load` detects damaged bytes that HDF5 itself reads back silently.
+    """
+    digest = hashlib.sha256()
+    for group in sorted(tree.children):
+        ds = tree[group].to_dataset()
+        for name in sorted(ds.data_vars):
+            values = np.asarray(ds[name].values)
+            if values.dtype.kind in "biuf":
+                values = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<"))
+                digest.update(f"{group}/{name}:{values.dtype.str}:{values.shape};".encode())
+                digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
 def save(fit, path) -> None:
     """Write ``fit`` to ``path`` (netCDF4/HDF5) atomically.
 
     The root attributes hold the format marker, the law spec, the sampler config, the families,
-    the convergence notes and the library versions; ``fit_data`` holds the training table.
+    the convergence notes, the library versions of the fit and a :func:`checksum`; ``fit_data``
+    holds the training table.
     """
     path = os.fspath(path)
     tree = fit.idata.copy()
@@ -74,9 +101,33 @@ def save(fit, path) -> None:
         "config": json.dumps(fit.config),
         "families": json.dumps(fit.families),
         "convergence": json.dumps(fit.convergence),
-        "versions": json.dumps(versions()),
+        "versions": json.dumps(getattr(fit, "versions", None) or versions()),
     }
+    tree.attrs["checksum"] = checksum(tree)
     atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf"))
+
+
+#: Temporary files of saves in progress (removed by :func:`remove_pending` on a hard interrupt).
+_PENDING: set[str] = set()
+
+
+def remove_pending() -> None:
+    """Delete the temporary files of unfinished saves (used when the process is ended at once)."""
+    for tmp in list(_PENDING):
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        _PENDING.discard(tmp)
+
+
+def _default_mode(path: str) -> int:
+    """Permissions for a new file at ``path``: an existing file's, else 0666 less the umask."""
+    if os.path.exists(path):
+        return os.stat(path).st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write(path, write) -> None:
@@ -90,13 +141,53 @@ def atomic_write(path, write) -> None:
         raise FitFileError(f"cannot write {path}: folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(suffix=".tmp", prefix=".bayeslaws-", dir=folder)
     os.close(fd)
+    _PENDING.add(tmp)
     try:
         write(tmp)
+        # mkstemp makes the file private (0600); give it the mode a plain open() would have
+        os.chmod(tmp, _default_mode(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    finally:
+        _PENDING.discard(tmp)
+
+
+@contextlib.contextmanager
+def _quiet_half_open_files():
+    """Silence the finaliser of h5netcdf files left half-open by a failed read.
+
+    Opening a damaged file leaves an h5netcdf ``File`` whose ``__del__`` fails with
+    ``AttributeError`` and would print an 'Exception ignored' traceback; other unraisable
+    errors still reach the usual hook.
+    """
+    hook = sys.unraisablehook
+
+    def quiet(unraisable):
+        if not (isinstance(unraisable.exc_value, AttributeError)
+                and "h5netcdf" in getattr(unraisable.object, "__module__", "")):
+            hook(unraisable)
+
+    sys.unraisablehook = quiet
+    try:
+        yield
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+
+
+def _families(attrs, tree, data: pd.DataFrame, family_column: str) -> list[str]:
+    """Fitted families: recorded, else the posterior's ``family`` coordinate, else the data's."""
+    if "families" in attrs:
+        return list(json.loads(attrs["families"]))
+    post = tree["posterior"]
+    if "family" in post.coords:
+        return [str(f) for f in post["family"].values]
+    if family_column in data:
+        return list(dict.fromkeys(data[family_column].astype(str)))
+    return ["all"]
 
 
 def load(path):
@@ -105,8 +196,15 @@ def load(path):
     Raises
     ------
     FitFileError
-        When the file is missing, unreadable, truncated, not a bayeslaws fit, or written by a
-        newer format version.
+        When the file is missing, unreadable, truncated, damaged (checksum mismatch), not a
+        bayeslaws fit, lacks the law or the ``posterior`` / ``fit_data`` groups, or was written
+        by a newer format version.
+
+    Notes
+    -----
+    Files of older versions keep loading: every other attribute is optional (config entries
+    default to :data:`DEFAULT_CONFIG` and the posterior's sizes, families to the posterior's
+    ``family`` coordinate, convergence notes and versions to empty; no checksum, no check).
     """
     from .fit import Fit
     from .laws import from_spec
@@ -114,32 +212,56 @@ def load(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FitFileError(f"no such fit file: {path}")
-    try:
-        with xr.open_datatree(path, engine="h5netcdf") as tree:
-            tree = tree.load()
-    except Exception as exc:  # h5py raises many types for damaged files
-        raise FitFileError(f"{path} is not a readable fit file (netCDF/HDF5): "
-                           f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}; "
-                           "write fits with `bayeslaws fit ... --out FIT.nc` or Fit.save") from None
+    failure = None
+    with _quiet_half_open_files():
+        try:
+            with xr.open_datatree(path, engine="h5netcdf") as tree:
+                tree = tree.load()
+        except Exception as exc:  # h5py raises many types for damaged files
+            failure = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    if failure is not None:
+        raise FitFileError(f"{path} is not a readable fit file (netCDF/HDF5): {failure}; "
+                           "write fits with `bayeslaws fit ... --out FIT.nc` or Fit.save")
     attrs = tree.attrs
     if attrs.get("bayeslaws_format") != FORMAT:
         raise FitFileError(f"{path} is a netCDF file but not a bayeslaws fit (no "
                            f"'bayeslaws_format' attribute); give a file written by Fit.save")
-    version = int(attrs.get("bayeslaws_format_version", 0))
+    try:
+        version = int(attrs.get("bayeslaws_format_version", 0))
+    except (TypeError, ValueError):
+        raise FitFileError(f"{path}: damaged bayeslaws fit (format version "
+                           f"{attrs.get('bayeslaws_format_version')!r}); refit and save "
+                           "again") from None
     if version > FORMAT_VERSION:
         raise FitFileError(f"{path} was written by a newer bayeslaws (format {version}, this one "
                            f"reads up to {FORMAT_VERSION}); upgrade bayeslaws to read it")
+    missing = [g for g in REQUIRED_GROUPS if g not in tree.children]
+    if missing or "law" not in attrs:
+        what = f"group(s) {', '.join(missing)}" if missing else "the 'law' attribute"
+        raise FitFileError(f"{path}: damaged bayeslaws fit ({what} missing); refit and save again")
+    if "checksum" in attrs and attrs["checksum"] != checksum(tree):
+        raise FitFileError(f"{path}: damaged bayeslaws fit (its posterior or data no longer match "
+                           "the checksum written with them); use an intact copy, or refit")
     try:
         law = from_spec(json.loads(attrs["law"]))
-        config = json.loads(attrs["config"])
-        families = json.loads(attrs["families"])
         data = _dataset_to_frame(tree["fit_data"].to_dataset())
-    except (KeyError, ValueError) as exc:
-        raise FitFileError(f"{path}: damaged bayeslaws fit ({exc}); refit and save again") from None
+        config = DEFAULT_CONFIG | json.loads(attrs.get("config", "{}"))
+        families = _families(attrs, tree, data, config["family_column"])
+        convergence = list(json.loads(attrs.get("convergence", "[]")))
+        recorded = dict(json.loads(attrs.get("versions", "{}")))
+    except SpecError as exc:
+        raise FitFileError(f"{path}: the fitted law cannot be rebuilt here ({exc}); use the "
+                           "bayeslaws version (and plugins) that wrote it") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise FitFileError(f"{path}: damaged bayeslaws fit ({type(exc).__name__}: {exc}); "
+                           "refit and save again") from None
+    post = tree["posterior"]
+    config.setdefault("chains", int(post.sizes.get("chain", 0)))
+    config.setdefault("draws", int(post.sizes.get("draw", 0)))
     idata = tree.copy()
     del idata["fit_data"]
     idata.attrs = {}
     fit = Fit(law, idata, data, config, families)
-    fit.convergence = json.loads(attrs.get("convergence", "[]"))
-    fit.versions = json.loads(attrs.get("versions", "{}"))
+    fit.convergence = convergence
+    fit.versions = recorded
     return fit

@@ -8,6 +8,8 @@ choose ``normal`` or ``laplace`` (median regression, what a Huber fit with a tin
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from . import hierarchy
@@ -48,3 +50,61 @@ def build_model(law, table, families: list[str], family_idx: np.ndarray):
         else:
             pm.Normal(observed_name(law), mu=mu, sigma=sigma, observed=table.y, dims="row")
     return model
+
+
+def _prior_owner(law, var_name: str) -> str:
+    """The user's setting behind a model variable: a parameter's prior or the noise prior."""
+    for prm in law.parameters.values():
+        if var_name == prm.sampled or var_name.startswith(prm.sampled + "_"):
+            return (f"prior of parameter {prm.name!r} (loc={prm.loc:g}, scale={prm.scale:g}, "
+                    f"family_scale={prm.family_scale:g} on the "
+                    f"{'log' if prm.log else 'natural'} scale)")
+    if var_name == "sigma":
+        return f"noise prior sigma ~ HalfNormal({law.noise['sigma_scale']:g})"
+    return f"prior of {var_name!r}"
+
+
+def check_start(model, law) -> None:
+    """Check that the log-density is finite at the model's initial point, before sampling.
+
+    Every prior term is evaluated at its starting value and the likelihood row by row, so a bad
+    prior (a negative or zero scale, a NaN location) or rows where the law cannot be evaluated are
+    named instead of surfacing as a sampler failure.
+
+    Parameters
+    ----------
+    model : pymc.Model
+        Built by :func:`build_model`; its observed variable has one entry per run (dim ``row``).
+    law : bayeslaws.laws.Law
+
+    Raises
+    ------
+    SpecError
+        When a prior's log-density is not finite: names the parameter, its prior and the fix.
+    DataError
+        When the likelihood is not finite at some rows: names the rows and the fix.
+    """
+    from .errors import DataError, SpecError, format_rows
+
+    rvs = list(model.basic_RVs)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # constant folding of a bad prior
+        fn = model.compile_fn(model.logp(vars=rvs, sum=False), mode="FAST_COMPILE", point_fn=True)
+        values = fn(model.initial_point())
+    observed = {rv.name for rv in model.observed_RVs}
+    bad_priors = [rv.name for rv, v in zip(rvs, values)
+                  if rv.name not in observed and not np.all(np.isfinite(v))]
+    if bad_priors:
+        owners = list(dict.fromkeys(_prior_owner(law, n) for n in bad_priors))
+        raise SpecError(f"{law.name}: the log-density is not finite at the starting point of "
+                        f"{', '.join(bad_priors)}: check the {'; the '.join(owners)}. Every scale "
+                        "must be a positive finite number and every loc finite")
+    for rv, v in zip(rvs, values):
+        if rv.name in observed:
+            rows = np.flatnonzero(~np.isfinite(np.asarray(v)))
+            if rows.size:
+                raise DataError(f"{law.name} cannot be evaluated at {format_rows(rows)} (the "
+                                f"log-likelihood there is {np.asarray(v)[rows[0]]} at the prior's "
+                                f"centre): check the inputs ({', '.join(law.inputs)}) and target "
+                                f"{law.target!r} of those rows against the law's domain, or "
+                                "remove them", column=law.target, rows=rows)
