@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--all-rows", action="store_true",
                    help="use every row of a bundled dataset (no default selection)")
     f.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    f.add_argument("--no-extrapolation", action="store_true",
+                   help="skip learning the extrapolation discrepancy (forecasts beyond the data "
+                        "then use the plain posterior predictive, which is too narrow there)")
 
     pr = sub.add_parser("predict", help="forecast new rows with a fitted law")
     pr.add_argument("fit")
@@ -227,7 +230,20 @@ def cmd_fit(args) -> None:
     for key in ("draws", "tune", "chains", "seed", "sampler", "target_accept"):
         if getattr(args, key) is not None:
             sampler[key] = getattr(args, key)
+    if args.no_extrapolation:
+        sampler["extrapolation"] = None
     fit = law.fit(data, progress=not args.quiet, **sampler)
+    if fit.config.get("extrapolation"):
+        # Learn the discrepancy now, so the saved fit forecasts beyond its data honestly.
+        if not args.quiet:
+            print("note: learning the extrapolation discrepancy from backtests on the smaller "
+                  "runs (--no-extrapolation skips it)", file=sys.stderr)
+        found = fit.discrepancy
+        if not args.quiet:
+            s = found.summary()
+            print(f"note: extrapolation discrepancy tau {s['median']:.4f} per decade beyond the "
+                  f"data [{s['lower']:.4f}, {s['upper']:.4f}], from {found.folds} backtests",
+                  file=sys.stderr)
     fit.save(out)
     if not args.quiet:
         _print_table(fit.summary())
@@ -245,9 +261,17 @@ def cmd_predict(args) -> None:
     if args.chain:
         from .chain import chain
 
-        table = chain(load(args.chain), fit).predict(rows, seed=args.seed).interval(prob)
+        pred = chain(load(args.chain), fit).predict(rows, seed=args.seed)
     else:
-        table = fit.predict(rows, seed=args.seed).interval(prob)
+        pred = fit.predict(rows, seed=args.seed)
+    table = pred.interval(prob)
+    distance = getattr(pred, "distance", None)
+    if distance is not None and (distance > 0).any():
+        from .extrapolation import describe_distance
+
+        print(f"note: {(distance > 0).sum()} of {len(distance)} rows lie beyond the fitted range "
+              f"(farthest: {describe_distance(distance.max())}); their intervals include the "
+              "extrapolation discrepancy", file=sys.stderr)
     _write_csv(table, args.out, index=False)
     print(f"wrote {args.out} ({len(table)} rows)", file=sys.stderr)
 
