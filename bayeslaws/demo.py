@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from . import datasets, laws
+from .errors import ExtrapolationWarning
 from .intervals import DEFAULT_PROB
 
 #: The paper's split: the four small architectures (<= 411M parameters) are fitted.
@@ -64,7 +66,10 @@ def run(out: str = "bayeslaws-demo", *, draws: int = 1000, tune: int = 1000, cha
     echo(f"convergence: max R-hat {worst['r_hat']:.3f}, min bulk ESS {worst['ess_bulk']:.0f}, "
          f"divergences {fit.diagnostics()['divergences']}\n")
 
-    pred = fit.predict(held).interval(DEFAULT_PROB)
+    with warnings.catch_warnings():  # the factor is printed in the table instead
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        pred = fit.predict(held).summary(DEFAULT_PROB)
+    disc = fit.discrepancy.summary()
     fc = pd.DataFrame({
         "family": pred["family"], "params": pred["params"].map(lambda v: f"{v / 1e9:.1f}B"),
         "tokens": pred["tokens"].map(lambda v: f"{v / 1e9:.0f}B"),
@@ -73,8 +78,11 @@ def run(out: str = "bayeslaws-demo", *, draws: int = 1000, tune: int = 1000, cha
                            pred[["loss_median", "loss_lower", "loss_upper"]].to_numpy()],
         "error %": (100 * (pred["loss_median"] / pred["loss"] - 1)).round(2),
         "inside": (pred["loss"] >= pred["loss_lower"]) & (pred["loss"] <= pred["loss_upper"]),
+        "beyond data": pred["extrapolation"].map(lambda v: f"{v:.1f}x"),
     })
-    echo("forecasts of the held-out runs (posterior predictive):")
+    echo("forecasts of the held-out runs (posterior predictive with the extrapolation discrepancy, "
+         f"tau {disc['median']:.3f} per decade beyond the data, learned from {disc['folds']} "
+         "backtests):")
     echo(fc.to_string(index=False))
     abs_err = np.abs(pred["loss_median"] / pred["loss"] - 1)
     echo(f"median |relative error| {100 * np.median(abs_err):.2f}%, "
