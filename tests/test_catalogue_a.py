@@ -114,8 +114,13 @@ def test_overtraining_reproduces_gadre_forecasts(overtraining_fit, gadre):
     # misses these 1.4B/900B and 6.9B/138B runs by several percent
     assert (rel < 0.012).all(), rel.tolist()
     assert ((iv["loss_lower"] < iv["loss"]) & (iv["loss"] < iv["loss_upper"])).all()
-    # intervals are honest but not vacuous: under +-5% of the loss
-    assert ((iv["loss_upper"] - iv["loss_lower"]) / iv["loss"] < 0.1).all()
+    # intervals are honest but not vacuous: the posterior predictive alone is within +-5% of the
+    # loss; the extrapolation discrepancy (these runs lie 10x-100x beyond the 15 fitted ones, too
+    # few for inner backtests, so tau keeps its population prior) widens it to under +-15%.
+    plain = overtraining_fit.predict(targets, discrepancy=False).interval(0.9)
+    assert ((plain["loss_upper"] - plain["loss_lower"]) / plain["loss"] < 0.1).all()
+    assert ((iv["loss_upper"] - iv["loss_lower"]) / iv["loss"] < 0.3).all()
+    assert (iv["loss_upper"] - iv["loss_lower"] > plain["loss_upper"] - plain["loss_lower"]).all()
     s = overtraining_fit.summary()
     # the exponent agrees with the repository's refits (0.121-0.136); M* is a few tokens/param
     assert 0.11 < s.loc["eta[rpj]", "median"] < 0.15

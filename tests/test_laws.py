@@ -54,7 +54,14 @@ def log_inputs(rng, size) -> dict:
     return {"params": log_n, "tokens": log_d, "flops": np.log(6.0) + log_n + log_d,
             # inputs of the catalogue laws: unique tokens (data-constrained), loss (downstream)
             "unique_tokens": rng.uniform(np.log(1e7), np.log(1e12), size),
-            "loss": rng.uniform(np.log(1.5), np.log(8.0), size)}
+            "loss": rng.uniform(np.log(1.5), np.log(8.0), size),
+            # vocab (Tao et al.), batch size (Li et al.), task ladder (Bhagia et al.)
+            "params_nonvocab": rng.uniform(np.log(3e7), np.log(1e11), size),
+            "vocab_size": rng.uniform(np.log(4e3), np.log(5e5), size),
+            "embed_dim": rng.uniform(np.log(512), np.log(8192), size),
+            "lr": rng.uniform(np.log(1e-4), np.log(1e-2), size),
+            "batch_size": rng.uniform(np.log(1e5), np.log(1e7), size),
+            "task_loss": rng.uniform(np.log(0.3), np.log(3.0), size)}
 
 
 # --------------------------------------------------------------------------- one formula, two backends
