@@ -167,3 +167,50 @@ def test_task_laws_formulas_and_registry():
     acc = step2.evaluate({"task_loss": loss}, p2)
     np.testing.assert_allclose(acc, 0.25 + 0.6 / (1 + np.exp(8.0 * (loss - 0.9))), rtol=1e-12)
     assert acc[0] > acc[1] > acc[2] and acc[1] == pytest.approx(0.55)
+
+
+@pytest.fixture(scope="module")
+def hellaswag_ladder():
+    """Both ladder steps fitted on HellaSwag alone (short chains; one task, so step 1 is
+    unpooled): step 1 on the paper's 16 ladder runs, step 2 on their 128 checkpoints."""
+    final = bl.datasets.load("olmo_ladder_bhagia2024")
+    checkpoints = bl.datasets.load("olmo_ladder_checkpoints_bhagia2024")
+    task = "hellaswag_val"
+    runs = final[(final.family == task) & (final.role == "ladder")]
+    kw = dict(seed=0, draws=300, tune=300, chains=2, extrapolation=None)
+    step1 = _quiet_fit(bl.laws.get("task", pooling="shared"), runs, **kw)
+    step2 = _quiet_fit(bl.laws.get("task-accuracy"), checkpoints[checkpoints.family == task], **kw)
+    targets = final[(final.family == task) & final.role.str.startswith("target")]
+    return step1, step2, targets.reset_index(drop=True)
+
+
+def test_task_ladder_chain_pairs_draws_and_forecasts_olmo2_hellaswag(hellaswag_ladder):
+    from bayeslaws.laws.task import chain
+
+    step1, step2, targets = hellaswag_ladder
+    assert list(targets.run) == ["peteish7_eval_anneal", "peteish13_eval_final"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bl.ExtrapolationWarning)  # 200x beyond the ladder, knowingly
+        out = chain(step1, step2, targets, seed=3)
+        generic = bl.chain(step1, step2).predict(targets, seed=3).interval()
+    draws = out.draws
+    # pairing: sample s of the chained accuracy is step 2's draw s applied to step 1's loss draw s
+    post = step2.posterior
+    p = {k: post[k].transpose("chain", "draw", ...).values.reshape(draws.sizes["sample"], -1)[:, :1]
+         for k in ("a", "b", "k", "L0")}
+    loss = draws["task_loss"].values
+    expected = p["b"] + p["a"] / (1.0 + np.exp(p["k"] * (loss - p["L0"])))
+    np.testing.assert_allclose(draws["accuracy"].values, expected, rtol=1e-9)
+    # the loss draws are step 1's predictive: their spread is the law's plus the noise
+    assert np.corrcoef(loss[:, 0], draws["accuracy"].values[:, 0])[0, 1] < -0.3
+    table = out.interval(0.9)
+    # Bhagia et al.'s target models (OLMo-2 7B: 81.3%, 13B: 83.4% HellaSwag) from the 190M-1.3B
+    # ladder: within 2 points, inside the 90% interval (the paper's own 7B miss: +2.1 points)
+    for i in range(2):
+        actual, row = targets.accuracy[i], table.iloc[i]
+        assert row.accuracy_median == pytest.approx(actual, abs=0.02)
+        assert row.accuracy_lower < actual < row.accuracy_upper
+        assert row.accuracy_upper - row.accuracy_lower < 0.15
+        assert row.task_loss_median == pytest.approx(targets.task_loss[i], abs=0.02)
+    # the generic chain (bayeslaws.chain) agrees with the ladder's own
+    np.testing.assert_allclose(generic.accuracy_median, table.accuracy_median, atol=0.01)
