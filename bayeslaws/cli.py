@@ -96,9 +96,21 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a fit whose forecasts feed FIT's input of the same name (e.g. a loss "
                          "fit into a downstream-error fit); draws are paired")
 
-    o = sub.add_parser("optimal", help="compute-optimal N*, D* at a FLOP budget")
+    o = sub.add_parser("optimal", help="the law's optimum: compute-optimal N*, D* at a FLOP "
+                       "budget; vocab: optimal vocabulary; batch-size: optimal learning rate and "
+                       "batch size at (N, D), and the critical batch size")
     o.add_argument("fit")
-    o.add_argument("--flops", type=_float, required=True)
+    o.add_argument("--flops", type=_float,
+                   help="training budget C (FLOPs); required except for batch-size fits; vocab: "
+                        "default the budget for which --params is compute-optimal")
+    o.add_argument("--params", type=_float, action="append",
+                   help="vocab: non-vocabulary parameters N_nv (default 0.0834 C^0.5, the "
+                        "paper's compute-optimal size at --flops); batch-size: parameters N "
+                        "(repeat for several rows)")
+    o.add_argument("--tokens", type=_float, action="append",
+                   help="batch-size: training tokens D (one, or one per --params)")
+    o.add_argument("--embed-dim", type=_float,
+                   help="vocab: embedding width d (default: the paper's table for N_nv)")
     o.add_argument("--family")
     o.add_argument("--unique-tokens", type=_float,
                    help="unique-token budget U of a data-constrained fit (tokens beyond U repeat)")
@@ -278,15 +290,94 @@ def cmd_predict(args) -> None:
 
 def cmd_optimal(args) -> None:
     from . import load
+    from .errors import BayeslawsError
     from .intervals import check_prob
 
     prob = check_prob(args.prob)
     fit = load(args.fit)
-    inputs = {"unique_tokens": args.unique_tokens} if args.unique_tokens is not None else None
-    table = fit.optimal(args.flops, family=args.family, inputs=inputs).table(prob)
+    name = fit.law.name
+    if name == "vocab":
+        table = _optimal_vocab(fit, args, prob)
+    elif name == "batch-size":
+        table = _optimal_batch_size(fit, args, prob)
+    else:
+        for flag in ("params", "tokens", "embed_dim"):
+            if getattr(args, flag) is not None:
+                raise BayeslawsError(f"--{flag.replace('_', '-')} applies to vocab and batch-size "
+                                     f"fits, not {name!r} (give --flops)")
+        if args.flops is None:
+            raise BayeslawsError(f"--flops is required: the training budget in FLOPs of the "
+                                 f"{name!r} fit's compute-optimal allocation")
+        inputs = {"unique_tokens": args.unique_tokens} if args.unique_tokens is not None else None
+        table = fit.optimal(args.flops, family=args.family, inputs=inputs).table(prob)
     _print_table(table)
     if args.out:
-        _write_csv(table, args.out)
+        _write_csv(table, args.out, index=name not in ("vocab", "batch-size"))
+
+
+def _no_flags(args, name: str, flags) -> None:
+    from .errors import BayeslawsError
+
+    for flag in flags:
+        if getattr(args, flag) is not None:
+            raise BayeslawsError(f"--{flag.replace('_', '-')} does not apply to a {name} fit")
+
+
+def _optimal_vocab(fit, args, prob):
+    """Tao et al.'s compute-optimal vocabulary (``bayeslaws.laws.vocab.optimal_vocab_table``)."""
+    import math
+
+    from .errors import BayeslawsError
+    from .laws.vocab import APPROACH1_LOG_K, optimal_vocab_table
+
+    _no_flags(args, "vocab", ("tokens", "unique_tokens"))
+    if args.params is None and args.flops is None:
+        raise BayeslawsError("a vocab fit needs --flops (the budget) and/or --params (the "
+                             "non-vocabulary parameters N_nv)")
+    if args.flops is not None and not (math.isfinite(args.flops) and args.flops > 0):
+        raise BayeslawsError(f"--flops must be a positive finite number of FLOPs, not "
+                             f"{args.flops:g}")
+    if args.params is not None and len(args.params) > 1:
+        raise BayeslawsError("a vocab fit takes one --params (N_nv) per call")
+    # without --params: the non-vocabulary size that is compute-optimal at the budget
+    # (the paper's Approach 1, N_nv = 0.0834 C^0.5)
+    nnv = (args.params[0] if args.params is not None
+           else math.exp(APPROACH1_LOG_K) * math.sqrt(args.flops))
+    table = optimal_vocab_table(fit, nnv, flops=args.flops, embed_dim=args.embed_dim,
+                                family=args.family, prob=prob)
+    return table.rename(columns={"V_opt_median": "vocab_median", "V_opt_lower": "vocab_lower",
+                                 "V_opt_upper": "vocab_upper"})
+
+
+def _optimal_batch_size(fit, args, prob):
+    """Optimal learning rate and batch size at (N, D), then the critical batch size."""
+    import pandas as pd
+
+    from .errors import BayeslawsError
+    from .intervals import describe
+    from .laws.batch_size import critical_batch, optimal_hyperparameters_table
+
+    _no_flags(args, "batch-size", ("flops", "embed_dim", "unique_tokens"))
+    if args.params is None or args.tokens is None:
+        raise BayeslawsError("a batch-size fit needs --params N and --tokens D (the model and "
+                             "its training tokens)")
+    if len(args.tokens) not in (1, len(args.params)) and len(args.params) != 1:
+        raise BayeslawsError(f"give one --tokens or one per --params, not {len(args.tokens)} "
+                             f"for {len(args.params)}")
+    table = optimal_hyperparameters_table(fit, args.params, args.tokens, family=args.family,
+                                          prob=prob)
+    if len(fit.families) >= 3:
+        draws = critical_batch(fit)
+        rows = []
+        for q in ("B_star", "alpha_B"):
+            d = describe(draws[q], prob)
+            rows.append({"quantity": q, "median": float(d["median"]),
+                         "lower": float(d["lower"]), "upper": float(d["upper"])})
+        print(f"critical batch size B_crit(L) = B_star / L^(1/alpha_B) (Kaplan et al. 2020), "
+              f"{prob:.0%} bounds:")
+        _print_table(pd.DataFrame(rows).set_index("quantity"))
+        print()
+    return table
 
 
 def cmd_compare(args) -> None:

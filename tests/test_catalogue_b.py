@@ -167,3 +167,103 @@ def test_task_laws_formulas_and_registry():
     acc = step2.evaluate({"task_loss": loss}, p2)
     np.testing.assert_allclose(acc, 0.25 + 0.6 / (1 + np.exp(8.0 * (loss - 0.9))), rtol=1e-12)
     assert acc[0] > acc[1] > acc[2] and acc[1] == pytest.approx(0.55)
+
+
+@pytest.fixture(scope="module")
+def hellaswag_ladder():
+    """Both ladder steps fitted on HellaSwag alone (short chains; one task, so step 1 is
+    unpooled): step 1 on the paper's 16 ladder runs, step 2 on their 128 checkpoints."""
+    final = bl.datasets.load("olmo_ladder_bhagia2024")
+    checkpoints = bl.datasets.load("olmo_ladder_checkpoints_bhagia2024")
+    task = "hellaswag_val"
+    runs = final[(final.family == task) & (final.role == "ladder")]
+    kw = dict(seed=0, draws=300, tune=300, chains=2, extrapolation=None)
+    step1 = _quiet_fit(bl.laws.get("task", pooling="shared"), runs, **kw)
+    step2 = _quiet_fit(bl.laws.get("task-accuracy"), checkpoints[checkpoints.family == task], **kw)
+    targets = final[(final.family == task) & final.role.str.startswith("target")]
+    return step1, step2, targets.reset_index(drop=True)
+
+
+def test_task_ladder_chain_pairs_draws_and_forecasts_olmo2_hellaswag(hellaswag_ladder):
+    from bayeslaws.laws.task import chain
+
+    step1, step2, targets = hellaswag_ladder
+    assert list(targets.run) == ["peteish7_eval_anneal", "peteish13_eval_final"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bl.ExtrapolationWarning)  # 200x beyond the ladder, knowingly
+        out = chain(step1, step2, targets, seed=3)
+        generic = bl.chain(step1, step2).predict(targets, seed=3).interval()
+    draws = out.draws
+    # pairing: sample s of the chained accuracy is step 2's draw s applied to step 1's loss draw s
+    post = step2.posterior
+    p = {k: post[k].transpose("chain", "draw", ...).values.reshape(draws.sizes["sample"], -1)[:, :1]
+         for k in ("a", "b", "k", "L0")}
+    loss = draws["task_loss"].values
+    expected = p["b"] + p["a"] / (1.0 + np.exp(p["k"] * (loss - p["L0"])))
+    np.testing.assert_allclose(draws["accuracy"].values, expected, rtol=1e-9)
+    # the loss draws are step 1's predictive: their spread is the law's plus the noise
+    assert np.corrcoef(loss[:, 0], draws["accuracy"].values[:, 0])[0, 1] < -0.3
+    table = out.interval(0.9)
+    # Bhagia et al.'s target models (OLMo-2 7B: 81.3%, 13B: 83.4% HellaSwag) from the 190M-1.3B
+    # ladder: within 2 points, inside the 90% interval (the paper's own 7B miss: +2.1 points)
+    for i in range(2):
+        actual, row = targets.accuracy[i], table.iloc[i]
+        assert row.accuracy_median == pytest.approx(actual, abs=0.02)
+        assert row.accuracy_lower < actual < row.accuracy_upper
+        assert row.accuracy_upper - row.accuracy_lower < 0.15
+        assert row.task_loss_median == pytest.approx(targets.task_loss[i], abs=0.02)
+    # the generic chain (bayeslaws.chain) agrees with the ladder's own
+    np.testing.assert_allclose(generic.accuracy_median, table.accuracy_median, atol=0.01)
+
+
+# ------------------------------------------------------------------------------ CLI: optimal
+def _cli(argv, capsys):
+    from bayeslaws.cli import main
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_optimal_vocab_at_a_budget(vocab_fit, tmp_path, capsys):
+    path = tmp_path / "vocab.nc"
+    vocab_fit.save(path)
+    # Llama2-70B: N_nv = 70B at its Approach-1 budget 7.05e23 FLOPs; Tao et al.: V* >= 216K
+    code, out, err = _cli(["optimal", str(path), "--params", "7e10", "--out", "v.csv"], capsys)
+    assert code == 0, err
+    assert "vocab_median" in out
+    row = pd.read_csv("v.csv").iloc[0]
+    assert row.flops == pytest.approx(7.05e23, rel=0.01) and row.embed_dim == 8192
+    assert row.vocab_lower < 216_000 < row.vocab_upper and 1e5 < row.vocab_median < 4e5
+    # the budget alone: N_nv = 0.0834 C^0.5 is the compute-optimal size, so the same model
+    code, _, err = _cli(["optimal", str(path), "--flops", "7.05e23", "--out", "c.csv"], capsys)
+    assert code == 0, err
+    by_budget = pd.read_csv("c.csv").iloc[0]
+    assert by_budget.params_nonvocab == pytest.approx(7e10, rel=0.01)
+    assert by_budget.vocab_median == pytest.approx(row.vocab_median, rel=0.02)
+    code, _, err = _cli(["optimal", str(path), "--tokens", "1e9"], capsys)
+    assert code == 2 and "--tokens does not apply" in err
+
+
+def test_cli_optimal_batch_size_and_critical_batch(step_fit, tmp_path, capsys):
+    path = tmp_path / "step.nc"
+    step_fit.save(path)
+    code, out, err = _cli(["optimal", str(path), "--params", "1.07e9", "--params", "2.15e8",
+                           "--tokens", "2e10", "--tokens", "1e11", "--prob", "0.8",
+                           "--out", "b.csv"], capsys)
+    assert code == 0, err
+    table = pd.read_csv("b.csv")
+    # Li et al. 2025: eta* = 1.79 N^-0.713 D^0.307, B* = 0.58 D^0.571 (as the Python test above)
+    paper_lr = 1.79 * table.params ** -0.713 * table.tokens ** 0.307
+    np.testing.assert_allclose(table.lr_opt_median, paper_lr, rtol=0.6)
+    np.testing.assert_allclose(table.batch_size_opt_median, 0.58 * table.tokens ** 0.571, rtol=0.35)
+    assert (table.lr_opt_lower < table.lr_opt_median).all()
+    assert (table.batch_size_opt_median < table.batch_size_opt_upper).all()
+    # Kaplan's critical batch, printed before the table: alpha_B ~ 0.21
+    assert "critical batch size" in out
+    alpha_b = next(line for line in out.splitlines() if line.startswith("alpha_B")).split()
+    assert 0.1 < float(alpha_b[1]) < 0.3 and float(alpha_b[2]) < float(alpha_b[1]) < float(alpha_b[3])
+    code, _, err = _cli(["optimal", str(path), "--flops", "1e22"], capsys)
+    assert code == 2 and "--flops does not apply" in err
+    code, _, err = _cli(["optimal", str(path), "--params", "1e9"], capsys)
+    assert code == 2 and "--params N and --tokens D" in err

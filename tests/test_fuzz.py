@@ -88,6 +88,7 @@ TOKENS = st.sampled_from([
     FIXTURE, "missing.nc", "runs.csv", "bad.csv", "out.nc", "out.csv", "fig.png", "nodir/x.nc",
     "--data", "--out", "--draws", "--tune", "--chains", "--seed", "--sampler", "--prob",
     "--flops", "--family", "--input", "--pooling", "--all-rows", "--quiet", "--target-accept",
+    "--params", "--tokens", "--embed-dim",
     "--debug", "-x", "--", "numpyro", "blackjax", "partial", "independent", "flops", "params",
     "0", "1", "-1", "2", "0.9", "1.5", "nan", "inf", "-inf", "1e24", "1e-30", "4294967296",
     "a", "b", "population", "", " ", "é",
@@ -98,7 +99,7 @@ OPTIONS = {
     "fit": ["--data", "--out", "--draws", "--tune", "--chains", "--seed", "--sampler", "--input",
             "--pooling", "--target-accept", "--all-rows", "--quiet"],
     "predict": ["--data", "--out", "--prob", "--seed"],
-    "optimal": ["--flops", "--family", "--prob", "--out"],
+    "optimal": ["--flops", "--family", "--prob", "--out", "--params", "--tokens", "--embed-dim"],
     "compare": [], "plot": ["--out"], "demo": ["--out", "--draws", "--seed"],
     "laws": [], "datasets": [],
 }

@@ -30,17 +30,21 @@ class Downstream(Law):
     losses below :math:`L_0` during sampling. The bounded alternative is the ``downstream-sigmoid``
     law.
 
-    Parameters
-    ----------
-    eps : error ceiling as the loss grows (chance-level error of the task mix).
-    k0 : error reduction at the reference loss.
-    gamma : decay rate of the reduction in loss.
-    k : the paper's coefficient :math:`k = k_0 e^{\gamma\bar L}`, derived.
-
     The input column is ``loss`` (the validation loss of each model); the target is ``error``.
     To forecast error from compute rather than from a measured loss, chain a fitted loss law into
     this one with :func:`bayeslaws.chain`, which pairs posterior draws so that the uncertainty
     of the loss forecast propagates.
+
+    The law's parameters:
+
+    ``eps``
+        error ceiling as the loss grows (chance-level error of the task mix);
+    ``k0``
+        error reduction at the reference loss;
+    ``gamma``
+        decay rate of the reduction in loss;
+    ``k``
+        the paper's coefficient :math:`k = k_0 e^{\gamma\bar L}`, derived.
 
     References
     ----------
