@@ -2,7 +2,8 @@
 
 For each ``models/`` spec (default: ``chinchilla_epoch`` and ``gadre_chinchilla``) and each
 sampler path (numpyro with parallel chains, numpyro with vectorized chains, nutpie, PyMC's own
-NUTS), one fresh subprocess with the persistent JAX cache off (``BAYESLAWS_JAX_CACHE=off``) makes
+NUTS; ``numpyro-parallel+cache``: the default path with the persistent JAX cache on, empty at the
+start), one fresh subprocess with the persistent JAX cache off (``BAYESLAWS_JAX_CACHE=off``) makes
 three fits at the spec's settings with ``extrapolation=None``: the first is the *cold* fit (it
 pays every compile), the second the *warm* fit (same process, another seed), the third (numpyro
 only) the same as the warm one but with numpyro's warm-up and sampling run as two calls so that
@@ -25,8 +26,8 @@ this machine) measured in the same run. Writes ``benchmarks/results/speed.csv`` 
 measurement) and ``benchmarks/results/speed_stages.csv``, and prints Markdown tables.
 
     python benchmarks/speed.py [--specs chinchilla_epoch gadre_chinchilla]
-        [--samplers numpyro-parallel numpyro-vectorized nutpie pymc]
-        [--bootstrap-refits 1000] [--lolo 50]
+        [--samplers numpyro-parallel numpyro-vectorized nutpie pymc numpyro-parallel+cache]
+        [--bootstrap-refits 1000] [--screened-refits 5] [--lolo 50] [--from-raw]
 """
 
 from __future__ import annotations
