@@ -5,6 +5,8 @@ Chains run in parallel on CPU (one XLA host device per chain; :mod:`bayeslaws` i
 ``pymc.sampling.jax`` before anything touches JAX so that PyMC's ``XLA_FLAGS`` device count takes
 effect) and vectorized on a GPU. A persistent JAX compilation cache in the user cache directory
 is on by default (``BAYESLAWS_JAX_CACHE=off`` disables it, a path moves it); it is safe to delete.
+``BAYESLAWS_CHAIN_METHOD`` (``parallel``, ``vectorized`` or ``sequential``) overrides numpyro's
+chain method (used by ``benchmarks/speed.py`` to time both).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import warnings
 from .errors import SpecError
 
 SAMPLERS = ("numpyro", "nutpie", "pymc")
+#: numpyro chain methods that ``BAYESLAWS_CHAIN_METHOD`` may force.
+CHAIN_METHODS = ("parallel", "vectorized", "sequential")
 _CACHE_READY = False
 
 
@@ -53,7 +57,20 @@ def enable_compilation_cache() -> None:
 
 
 def chain_method(chains: int) -> str:
-    """``vectorized`` on a GPU or with fewer devices than chains, else ``parallel``."""
+    """numpyro's chain method: ``vectorized`` on a GPU or with fewer devices than chains, else
+    ``parallel``; the environment variable ``BAYESLAWS_CHAIN_METHOD`` overrides the choice.
+
+    Raises
+    ------
+    SpecError
+        When ``BAYESLAWS_CHAIN_METHOD`` is set to something other than :data:`CHAIN_METHODS`.
+    """
+    forced = os.environ.get("BAYESLAWS_CHAIN_METHOD", "").strip().lower()
+    if forced:
+        if forced not in CHAIN_METHODS:
+            raise SpecError(f"BAYESLAWS_CHAIN_METHOD={forced!r} is not one of "
+                            f"{', '.join(CHAIN_METHODS)}")
+        return forced
     import jax
 
     if jax.default_backend() != "cpu" or jax.local_device_count() < chains:
