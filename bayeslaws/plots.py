@@ -39,6 +39,18 @@ LABELS = {"params": "parameters N", "tokens": "training tokens D",
 HELD_OUT_COLOR = "crimson"
 
 
+
+def _predict(fit, rows):
+    """``fit.predict(rows)`` without ExtrapolationWarnings: a figure shows how far out it goes."""
+    import warnings
+
+    from .errors import ExtrapolationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        return fit.predict(rows)
+
+
 def human(x: float, _pos=None) -> str:
     """Format a count as 10M, 1.4B, 2T (and larger values as 3e+15)."""
     if abs(x) >= 1e15:
@@ -233,7 +245,7 @@ def plot_fit(fit, path=None, *, holdout: pd.DataFrame | None = None, n_grid: int
             rows = {xcol: grid, fam_col: fam}
             if two_inputs:
                 rows["tokens"] = grid * g
-            curve = fit.predict(pd.DataFrame(rows)).law
+            curve = _predict(fit, pd.DataFrame(rows)).law
             _bands(ax, grid, curve, colors[g], label=None if g is None else f"{g:g} tokens/param")
             offset = 0
             for frame, held_out in ((train, False), (held, True)):
@@ -323,10 +335,10 @@ def plot_forecast(fit, target=None, path=None, *, tokens_per_param: float = 20.0
     lines = []
     for i, fam in enumerate(families):
         rows = pd.DataFrame({**_forecast_rows(law, grid, tokens_per_param), fam_col: fam})
-        pred = fit.predict(rows).predictive
+        pred = _predict(fit, rows).predictive
         color = "0.35" if fam == "population" else colors(i % 10)
         _bands(ax, grid, pred, color, label=fam, ls="--" if fam == "population" else "-")
-        end = fit.predict(pd.DataFrame({**_forecast_rows(law, np.array([target]), tokens_per_param),
+        end = _predict(fit, pd.DataFrame({**_forecast_rows(law, np.array([target]), tokens_per_param),
                                         fam_col: fam})).predictive
         q = _quantiles(end, (0.9,))
         lines.append(f"{fam}: {q['median'][0]:.3g} [{q[0.9][0][0]:.3g}, {q[0.9][1][0]:.3g}]")
@@ -430,7 +442,7 @@ def plot_isoflop(fit, budgets=None, path=None, *, family: str | None = None, n_g
         opt = fit.optimal(c, family=family).draws
         n_med = float(opt["N_opt"].median())
         grid = np.geomspace(n_med / 30, n_med * 30, n_grid)
-        curve = fit.predict(pd.DataFrame({"params": grid, "tokens": c / (6 * grid),
+        curve = _predict(fit, pd.DataFrame({"params": grid, "tokens": c / (6 * grid),
                                           fam_col: family})).law
         _bands(ax, grid, curve, color, label=f"C = {flops_label(c)}")
         near = np.abs(np.log10(fam_rows["flops"] / c)) < band
