@@ -39,7 +39,6 @@ LABELS = {"params": "parameters N", "tokens": "training tokens D",
 HELD_OUT_COLOR = "crimson"
 
 
-
 def _predict(fit, rows):
     """``fit.predict(rows)`` without ExtrapolationWarnings: a figure shows how far out it goes."""
     import warnings
