@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -36,7 +38,8 @@ def test_kaplan_converges_and_allocates_numerically(kaplan_fit):
 
 
 def test_compare_prefers_chinchilla_on_its_own_data(chinchilla_fit, kaplan_fit):
-    table = bl.compare({"chinchilla": chinchilla_fit, "kaplan": kaplan_fit})
+    # LOO only: leave-largest-out scores are tested in test_compare.py (they refit each law).
+    table = bl.compare({"chinchilla": chinchilla_fit, "kaplan": kaplan_fit}, extrapolation=False)
     assert table.index[0] == "chinchilla"
     assert {"elpd", "se", "weight"} <= set(table.columns)
 
@@ -48,7 +51,9 @@ def test_power_law_over_flops_on_gadre():
     s = fit.summary()
     assert 0.05 < s.loc["alpha[population]", "median"] < 0.3
     big = g[g["params"] > 4.2e8]
-    pred = fit.predict(big).interval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bl.ExtrapolationWarning)
+        pred = fit.predict(big, discrepancy=False).interval()
     assert list(pred.columns[: len(big.columns)]) == list(big.columns)
     with pytest.raises(bl.SpecError, match="params and tokens"):
         fit.optimal(1e24)
