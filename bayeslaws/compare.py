@@ -84,22 +84,18 @@ def pointwise_log_lik(fit, rows: pd.DataFrame) -> xr.DataArray:
     Rows of a family the fit has not seen use population draws (as in :meth:`Fit.predict`).
     The density is that of the law's likelihood on its link scale (``log`` of a positive target).
     """
-    from scipy import stats
-
     from . import data as data_mod
+    from .model import log_density
 
     law = fit.law
     table = data_mod.prepare(law, rows, family_column=fit.config["family_column"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # unseen family: population draws, by design
-        curve = fit.predict(rows).law.values
+        # the law alone: LOO scores interpolation (extrapolation has its own llo_* scores)
+        curve = fit.predict(rows, discrepancy=False).draws[f"{law.target}_law"].values
     mu = np.log(curve) if law.positive_target else curve
     post = fit.posterior
-    sigma = post["sigma"].values[..., None]
-    if law.noise["likelihood"] == "student_t":
-        ll = stats.t.logpdf(table.y, df=post["nu"].values[..., None], loc=mu, scale=sigma)
-    else:
-        ll = stats.norm.logpdf(table.y, loc=mu, scale=sigma)
+    ll = log_density(law, table.y, mu, post)
     return xr.DataArray(ll, dims=("chain", "draw", "row"),
                         coords={"chain": post["chain"].values, "draw": post["draw"].values,
                                 "row": np.arange(len(rows))})

@@ -15,7 +15,7 @@ from . import data as data_mod
 from . import diagnostics, hierarchy, sampling
 from .io import versions as _versions
 from .intervals import DEFAULT_PROB, SAMPLE_DIMS, check_prob
-from .model import build_model, check_start, observed_name
+from .model import build_model, check_start, log_density, observed_name
 
 #: Target acceptance used for the one automatic retry after divergences.
 RETRY_TARGET_ACCEPT = 0.99
@@ -90,8 +90,6 @@ class Fit:
     # ------------------------------------------------------------------ construction
     def _complete(self) -> None:
         """Add the paper's parameters per family and the pointwise log-likelihood."""
-        from scipy import stats
-
         post = self.idata["posterior"].to_dataset()
         sampled = hierarchy.family_draws(self.law, post, self.families)
         natural = hierarchy.natural_params(self.law, sampled)
@@ -103,13 +101,7 @@ class Fit:
         from .predict import link_draws
 
         mu = link_draws(self.law, sampled, table.x, idx)
-        sigma = post["sigma"].values[..., None]
-        if self.law.noise["likelihood"] == "student_t":
-            ll = stats.t.logpdf(table.y, df=post["nu"].values[..., None], loc=mu, scale=sigma)
-        elif self.law.noise["likelihood"] == "laplace":
-            ll = stats.laplace.logpdf(table.y, loc=mu, scale=sigma)
-        else:
-            ll = stats.norm.logpdf(table.y, loc=mu, scale=sigma)
+        ll = log_density(self.law, table.y, mu, post)
         name = observed_name(self.law)
         self.idata["log_likelihood"] = xr.Dataset(
             {name: (("chain", "draw", "row"), ll)},

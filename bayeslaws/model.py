@@ -108,3 +108,19 @@ def check_start(model, law) -> None:
                                 f"centre): check the inputs ({', '.join(law.inputs)}) and target "
                                 f"{law.target!r} of those rows against the law's domain, or "
                                 "remove them", column=law.target, rows=rows)
+
+
+def log_density(law, y, mu, posterior) -> np.ndarray:
+    """Pointwise log-likelihood of ``y`` (link scale) under each draw: the same likelihood as
+    :func:`build_model`, evaluated in numpy on posterior draws.
+
+    ``mu`` has shape ``(chain, draw, row)``; ``posterior`` holds ``sigma`` (and ``nu``).
+    """
+    from scipy import stats
+
+    sigma = posterior["sigma"].values[..., None]
+    if law.noise["likelihood"] == "student_t":
+        return stats.t.logpdf(y, df=posterior["nu"].values[..., None], loc=mu, scale=sigma)
+    if law.noise["likelihood"] == "laplace":
+        return stats.laplace.logpdf(y, loc=mu, scale=sigma)
+    return stats.norm.logpdf(y, loc=mu, scale=sigma)
