@@ -36,7 +36,10 @@ def build_model(law, table, families: list[str], family_idx: np.ndarray):
     import pymc as pm
     import pytensor.tensor as pt
 
-    coords = {"family": list(families), "row": np.arange(len(table.y))}
+    # symbolic data (``bayeslaws.batch``: one compiled program for many tables) has no row coord
+    symbolic = not isinstance(table.y, np.ndarray)
+    coords = {"family": list(families)} | ({} if symbolic else {"row": np.arange(len(table.y))})
+    dims = None if symbolic else "row"
     with pm.Model(coords=coords) as model:
         theta = hierarchy.build_params(law, families)
         rows = {name: value[family_idx] for name, value in theta.items()}
@@ -44,11 +47,11 @@ def build_model(law, table, families: list[str], family_idx: np.ndarray):
         sigma = pm.HalfNormal("sigma", law.noise["sigma_scale"])
         if law.noise["likelihood"] == "student_t":
             nu = pm.Gamma("nu", 2.0, 0.1)
-            pm.StudentT(observed_name(law), nu=nu, mu=mu, sigma=sigma, observed=table.y, dims="row")
+            pm.StudentT(observed_name(law), nu=nu, mu=mu, sigma=sigma, observed=table.y, dims=dims)
         elif law.noise["likelihood"] == "laplace":
-            pm.Laplace(observed_name(law), mu=mu, b=sigma, observed=table.y, dims="row")
+            pm.Laplace(observed_name(law), mu=mu, b=sigma, observed=table.y, dims=dims)
         else:
-            pm.Normal(observed_name(law), mu=mu, sigma=sigma, observed=table.y, dims="row")
+            pm.Normal(observed_name(law), mu=mu, sigma=sigma, observed=table.y, dims=dims)
     return model
 
 
