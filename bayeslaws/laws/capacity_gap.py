@@ -72,6 +72,9 @@ class CapacityGap(Law):
     formula_text = "log L = log L* + k (log(N_T/N_S) - log r)^2, N_T* = r N_S"
     reference = "Zhang et al. 2023, arXiv:2311.07052"
     default_noise = {"likelihood": "student_t", "sigma_scale": 0.02}
+    #: Extrapolation backtests (:mod:`bayeslaws.extrapolation`) refit on the smaller teachers of
+    #: each student and forecast its larger ones: a new student's own best loss is unknown.
+    size_input = "teacher_params"
 
     def __init__(self, *, pooling=None, **kwargs):
         if pooling is None:
