@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     o = sub.add_parser("optimal", help="the law's optimum: compute-optimal N*, D* at a FLOP "
                        "budget; vocab: optimal vocabulary; batch-size: optimal learning rate and "
-                       "batch size at (N, D), and the critical batch size")
+                       "batch size at (N, D), and the critical batch size; capacity-gap: optimal "
+                       "teacher for student --params; knowledge: bits per parameter at "
+                       "--exposures")
     o.add_argument("fit")
     o.add_argument("--flops", type=_float,
                    help="training budget C (FLOPs); required except for batch-size fits; vocab: "
@@ -106,11 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--params", type=_float, action="append",
                    help="vocab: non-vocabulary parameters N_nv (default 0.0834 C^0.5, the "
                         "paper's compute-optimal size at --flops); batch-size: parameters N "
-                        "(repeat for several rows)")
+                        "(repeat for several rows); capacity-gap: student parameters N_S "
+                        "(repeat for several)")
     o.add_argument("--tokens", type=_float, action="append",
                    help="batch-size: training tokens D (one, or one per --params)")
     o.add_argument("--embed-dim", type=_float,
                    help="vocab: embedding width d (default: the paper's table for N_nv)")
+    o.add_argument("--exposures", type=_float, action="append",
+                   help="knowledge: exposures per fact (repeat for several; default 100 and "
+                        "1000, the paper's)")
+    o.add_argument("--bits", type=_float,
+                   help="knowledge: a knowledge base size in bits; adds the parameters needed")
     o.add_argument("--family")
     o.add_argument("--unique-tokens", type=_float,
                    help="unique-token budget U of a data-constrained fit (tokens beyond U repeat)")
@@ -300,8 +308,12 @@ def cmd_optimal(args) -> None:
         table = _optimal_vocab(fit, args, prob)
     elif name == "batch-size":
         table = _optimal_batch_size(fit, args, prob)
+    elif name == "capacity-gap":
+        table = _optimal_teacher(fit, args, prob)
+    elif name == "knowledge":
+        table = _bits_per_param(fit, args, prob)
     else:
-        for flag in ("params", "tokens", "embed_dim"):
+        for flag in ("params", "tokens", "embed_dim", "exposures", "bits"):
             if getattr(args, flag) is not None:
                 raise BayeslawsError(f"--{flag.replace('_', '-')} applies to vocab and batch-size "
                                      f"fits, not {name!r} (give --flops)")
@@ -312,7 +324,8 @@ def cmd_optimal(args) -> None:
         table = fit.optimal(args.flops, family=args.family, inputs=inputs).table(prob)
     _print_table(table)
     if args.out:
-        _write_csv(table, args.out, index=name not in ("vocab", "batch-size"))
+        _write_csv(table, args.out, index=name not in ("vocab", "batch-size", "capacity-gap",
+                                                       "knowledge"))
 
 
 def _no_flags(args, name: str, flags) -> None:
@@ -378,6 +391,29 @@ def _optimal_batch_size(fit, args, prob):
         _print_table(pd.DataFrame(rows).set_index("quantity"))
         print()
     return table
+
+
+def _optimal_teacher(fit, args, prob):
+    """Zhang et al.'s optimal teacher N_T* = r N_S for each student --params, and the ratio r."""
+    from .errors import BayeslawsError
+    from .laws.capacity_gap import optimal_teacher_table
+
+    _no_flags(args, "capacity-gap", ("flops", "tokens", "embed_dim", "unique_tokens",
+                                      "exposures", "bits"))
+    if args.params is None:
+        raise BayeslawsError("a capacity-gap fit needs --params N_S (the student's parameters; "
+                             "repeat for several students)")
+    return optimal_teacher_table(fit, args.params, family=args.family, prob=prob)
+
+
+def _bits_per_param(fit, args, prob):
+    """Allen-Zhu & Li's capacity ratio (bits per parameter) at --exposures, and with --bits the
+    parameters needed to store a knowledge base of that size."""
+    from .laws.knowledge import HEADLINE_EXPOSURES, bits_per_param_table
+
+    _no_flags(args, "knowledge", ("flops", "params", "tokens", "embed_dim", "unique_tokens"))
+    exposures = args.exposures or list(HEADLINE_EXPOSURES)
+    return bits_per_param_table(fit, exposures, bits=args.bits, family=args.family, prob=prob)
 
 
 def cmd_compare(args) -> None:

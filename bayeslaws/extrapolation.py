@@ -57,6 +57,7 @@ import pandas as pd
 import xarray as xr
 
 from . import data as data_mod
+from . import hierarchy
 from .errors import ConvergenceWarning
 
 #: Compute quantiles at which the training rows are cut for the inner backtests.
@@ -90,6 +91,9 @@ def scale_axes(law, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def size_axis(law, x: dict[str, np.ndarray]) -> np.ndarray:
     """The log axis that orders runs from small to large: compute, else the first input."""
     axes = scale_axes(law, x)
+    own = getattr(law, "size_input", None)  # a law may name its own axis (capacity-gap: teacher)
+    if own in axes:
+        return axes[own]
     for name in ("compute", "flops", "params", "tokens"):
         if name in axes:
             return axes[name]
@@ -248,8 +252,14 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
     groups = []
     masks = backtest_splits(law, table, fractions)
     for k, mask in enumerate(masks):
+        out = ~mask
+        if not hierarchy.has_population(law):
+            # no population to draw an unseen family from: score only the refit's families
+            out &= np.isin(table.family, np.unique(table.family[mask]))
+            if not out.any():
+                continue
         train = frame[mask]
-        held = frame[~mask]
+        held = frame[out]
         with warnings.catch_warnings():
             # A short refit on part of the data is a measuring device; its sampler notes are
             # not the user's business (the main fit is checked in full).
@@ -266,11 +276,11 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
         # to the far tails a Student-t noise with small nu produces.
         q16, m, q84 = np.quantile(link, [0.16, 0.5, 0.84], axis=0)
         s = 0.5 * (q84 - q16)
-        y = table.y[~mask]
+        y = table.y[out]
         fam_train = table.family[mask].astype(str)
-        fam_held = table.family[~mask].astype(str)
+        fam_held = table.family[out].astype(str)
         d = distance(law, {n: v[mask] for n, v in table.x.items()}, fam_train,
-                     {n: v[~mask] for n, v in table.x.items()}, fam_held)
+                     {n: v[out] for n, v in table.x.items()}, fam_held)
         for fam in np.unique(fam_held):
             rows = (fam_held == fam) & (d > 0)
             if rows.any():

@@ -221,6 +221,35 @@ class Fit:
 
         return optimal(self, flops, family=family, seed=seed, inputs=inputs)
 
+    # catalogue c: the derived quantities of the capacity-gap and knowledge laws
+    def optimal_teacher(self, student_params, *, family: str | None = None, seed: int = 0,
+                        prob: float | None = None):
+        """Optimal teacher size N_T* = r N_S and ratio r of a ``capacity-gap`` fit, as draws.
+
+        See :func:`bayeslaws.laws.capacity_gap.optimal_teacher`; with ``prob``, the summary
+        table (median and equal-tailed bounds per student) instead of the draws.
+        """
+        from .laws import capacity_gap
+
+        if prob is not None:
+            return capacity_gap.optimal_teacher_table(self, student_params, family=family,
+                                                      seed=seed, prob=prob)
+        return capacity_gap.optimal_teacher(self, student_params, family=family, seed=seed)
+
+    def bits_per_param(self, exposures, *, family: str | None = None, seed: int = 0,
+                       prob: float | None = None):
+        """Capacity ratio R(e) (bits per parameter) of a ``knowledge`` fit, as draws.
+
+        See :func:`bayeslaws.laws.knowledge.bits_per_param`; with ``prob``, the summary table
+        (median and equal-tailed bounds per exposure count) instead of the draws.
+        """
+        from .laws import knowledge
+
+        if prob is not None:
+            return knowledge.bits_per_param_table(self, exposures, family=family, seed=seed,
+                                                  prob=prob)
+        return knowledge.bits_per_param(self, exposures, family=family, seed=seed)
+
     @property
     def plot(self):
         """Figures of this fit: ``fit.plot.forecast(1e24)`` or ``fit.plot("frontier")``.

@@ -61,7 +61,10 @@ def log_inputs(rng, size) -> dict:
             "embed_dim": rng.uniform(np.log(512), np.log(8192), size),
             "lr": rng.uniform(np.log(1e-4), np.log(1e-2), size),
             "batch_size": rng.uniform(np.log(1e5), np.log(1e7), size),
-            "task_loss": rng.uniform(np.log(0.3), np.log(3.0), size)}
+            "task_loss": rng.uniform(np.log(0.3), np.log(3.0), size),
+            # capacity gap (Zhang et al.), knowledge capacity (Allen-Zhu & Li)
+            "teacher_params": rng.uniform(np.log(1e6), np.log(1e12), size),
+            "exposures": rng.uniform(np.log(1.0), np.log(1e5), size)}
 
 
 # --------------------------------------------------------------------------- one formula, two backends

@@ -107,6 +107,28 @@ CATALOGUE: dict[str, Dataset] = {
             description="8 checkpoints per ladder run (the last 80% of training), 7 tasks "
                         "(family): task loss (bpb) and accuracy, for step 2 of the ladder",
         ),
+        # catalogue c: published claims transcribed from the papers (no run-level data exists
+        # in the reference notes, so these are checks for fits, not tables to fit)
+        Dataset(
+            name="capacity_gap_zhang2023",
+            target="best_teacher",
+            source="transcribed from Zhang et al. 2023 (arXiv:2311.07052): abstract and the "
+                   "MiniMA large-scale check as quoted in shared/reference/LAWS.md section 8",
+            license="facts quoted from the paper (no data license); transcription CC0",
+            description="published claims only, not runs: the ~2.5x optimal teacher/student "
+                        "ratio [ABS] and, for the 3B MiniMA student, which of the 7B/13B/70B "
+                        "LLaMA teachers was best (7B) [2ND]",
+        ),
+        Dataset(
+            name="knowledge_allenzhu2024",
+            target="bits_per_param",
+            source="transcribed from Allen-Zhu & Li 2024 (arXiv:2404.05405): abstract and the "
+                   "notes of shared/reference/LAWS.md section 9",
+            license="facts quoted from the paper (no data license); transcription CC0",
+            description="published claims only, not runs: 2 bits/param at 1000 exposures and "
+                        "14B bits for 7B [ABS]; ~1 bit/param at 100 exposures [MEM, unverified]; "
+                        "~0.7 at int4 [2ND]",
+        ),
     )
 }
 

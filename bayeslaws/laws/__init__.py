@@ -16,6 +16,9 @@ from .power_law import PowerLaw
 from .vocab import Vocab
 from .batch_size import BatchSize
 from .task import TaskAccuracy, TaskLoss
+# catalogue c (distillation capacity gap, knowledge capacity)
+from .capacity_gap import CapacityGap
+from .knowledge import Knowledge
 
 _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Chinchilla, Kaplan, PowerLaw,
@@ -23,6 +26,8 @@ _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Overtraining, Downstream, DownstreamSigmoid, DataConstrained,
     # catalogue I, part b
     Vocab, BatchSize, TaskLoss, TaskAccuracy,
+    # catalogue c
+    CapacityGap, Knowledge,
 )}
 
 
@@ -61,3 +66,4 @@ def from_spec(spec: dict) -> Law:
 __all__ = ["POOLING", "BatchSize", "Chinchilla", "DataConstrained", "Downstream",
            "DownstreamSigmoid", "Kaplan", "Law", "Overtraining", "Param", "PowerLaw",
            "TaskAccuracy", "TaskLoss", "Vocab", "available", "from_spec", "get", "register"]
+__all__ += ["CapacityGap", "Knowledge"]  # catalogue c
