@@ -16,6 +16,7 @@ from .power_law import PowerLaw
 from .vocab import Vocab
 from .batch_size import BatchSize
 from .task import TaskAccuracy, TaskLoss
+from .densing import Densing
 
 _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Chinchilla, Kaplan, PowerLaw,
@@ -23,6 +24,7 @@ _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Overtraining, Downstream, DownstreamSigmoid, DataConstrained,
     # catalogue I, part b
     Vocab, BatchSize, TaskLoss, TaskAccuracy,
+    Densing,
 )}
 
 
@@ -58,6 +60,6 @@ def from_spec(spec: dict) -> Law:
                pooling=spec.get("pooling"), noise=spec.get("noise"))
 
 
-__all__ = ["POOLING", "BatchSize", "Chinchilla", "DataConstrained", "Downstream",
+__all__ = ["POOLING", "BatchSize", "Chinchilla", "DataConstrained", "Densing", "Downstream",
            "DownstreamSigmoid", "Kaplan", "Law", "Overtraining", "Param", "PowerLaw",
            "TaskAccuracy", "TaskLoss", "Vocab", "available", "from_spec", "get", "register"]
