@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "fit into a downstream-error fit); draws are paired")
 
     o = sub.add_parser("optimal", help="the law's optimum: compute-optimal N*, D* at a FLOP "
-                       "budget; vocab: optimal vocabulary; batch-size: optimal learning rate and "
+                       "budget; vocab: optimal vocabulary; densing: effective size, density and the densing trend; batch-size: optimal learning rate and "
                        "batch size at (N, D), and the critical batch size")
     o.add_argument("fit")
     o.add_argument("--flops", type=_float,
@@ -259,6 +259,8 @@ def cmd_fit(args) -> None:
     fit.save(out)
     if not args.quiet:
         _print_table(fit.summary())
+        if law.name == "densing" and "date" in fit.data:
+            _print_densing(fit, 0.9)
     print(f"wrote {out}", file=sys.stderr)
 
 
@@ -300,6 +302,18 @@ def cmd_optimal(args) -> None:
         table = _optimal_vocab(fit, args, prob)
     elif name == "batch-size":
         table = _optimal_batch_size(fit, args, prob)
+    elif name == "densing":
+        _no_flags(args, "densing", ("flops", "params", "tokens", "embed_dim", "unique_tokens"))
+        table = fit.density(prob=prob)
+        if args.family is not None:
+            table = table[table["family"] == args.family]
+        _print_table(table.set_index("model") if "model" in table else table)
+        print()
+        if "date" in fit.data:
+            _print_densing(fit, prob)
+        if args.out:
+            _write_csv(table, args.out, index=False)
+        return
     else:
         for flag in ("params", "tokens", "embed_dim"):
             if getattr(args, flag) is not None:
@@ -313,6 +327,16 @@ def cmd_optimal(args) -> None:
     _print_table(table)
     if args.out:
         _write_csv(table, args.out, index=name not in ("vocab", "batch-size"))
+
+
+def _print_densing(fit, prob) -> None:
+    """The densing trend of a densing fit: doubling time and ln(rho_max) per release."""
+    trend = fit.densing_trend()
+    print(f"densing law ln(rho_max) = A t + B over {len(trend.points)} releases since "
+          f"{trend.settings['since']} (t in years), {prob:.0%} bounds; published doubling time: "
+          "3.3 months (arXiv:2412.04315), 3.5 (Nature MI 2025):")
+    _print_table(trend.table(prob))
+    print()
 
 
 def _no_flags(args, name: str, flags) -> None:

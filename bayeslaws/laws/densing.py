@@ -225,9 +225,12 @@ def density_table(fit, data: pd.DataFrame | None = None, *, reference: str = "po
     keep = [c for c in ("model", "family", "params", "score", "date") if c in rows]
     out = rows[keep].copy()
     for name, da in (("N_eff", log_neff), ("rho", log_rho)):
-        d = describe(da, prob)
+        # a score at or beyond the floor/ceiling of a draw gives -inf/+inf: keep those as
+        # 0/inf in the bounds rather than NaN from interpolating between infinities
+        d = describe(da.clip(-1e300, 1e300), prob)
         for stat in ("median", "lower", "upper"):
-            out[f"{name}_{stat}"] = np.exp(d[stat].values)
+            with np.errstate(over="ignore"):
+                out[f"{name}_{stat}"] = np.exp(d[stat].values)
     return out
 
 
