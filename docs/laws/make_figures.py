@@ -162,7 +162,8 @@ def densing():
            title=f"step 3: doubling time {np.median(v):.1f} months "
                  f"[{np.quantile(v, 0.05):.1f}, {np.quantile(v, 0.95):.1f}] (paper: 3.3)")
     for _, r in pts.iterrows():
-        ax.annotate(r["models"].split(",")[0].split("/")[-1].split("-hf")[0], (pd.Timestamp(r["date"]),
+        fam = data.set_index("model").loc[r["models"].split(", ")[0], "family"]
+        ax.annotate(fam, (pd.Timestamp(r["date"]),
                     r["log_rho_max_median"]), fontsize=6, xytext=(3, -9), textcoords="offset points")
     ax.legend(fontsize=8, loc="upper left")
     fig.autofmt_xdate()
