@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "budget; vocab: optimal vocabulary; batch-size: optimal learning rate and "
                        "batch size at (N, D), and the critical batch size; capacity-gap: optimal "
                        "teacher for student --params; knowledge: bits per parameter at "
-                       "--exposures")
+                       "--exposures; densing: effective size, density and the densing trend")
     o.add_argument("fit")
     o.add_argument("--flops", type=_float,
                    help="training budget C (FLOPs); required except for batch-size fits; vocab: "
@@ -267,6 +267,8 @@ def cmd_fit(args) -> None:
     fit.save(out)
     if not args.quiet:
         _print_table(fit.summary())
+        if law.name == "densing" and "date" in fit.data:
+            _print_densing(fit, 0.9)
     print(f"wrote {out}", file=sys.stderr)
 
 
@@ -312,6 +314,19 @@ def cmd_optimal(args) -> None:
         table = _optimal_teacher(fit, args, prob)
     elif name == "knowledge":
         table = _bits_per_param(fit, args, prob)
+    elif name == "densing":
+        _no_flags(args, "densing", ("flops", "params", "tokens", "embed_dim", "unique_tokens",
+                                     "exposures", "bits"))
+        table = fit.density(prob=prob)
+        if args.family is not None:
+            table = table[table["family"] == args.family]
+        _print_table(table.set_index("model") if "model" in table else table)
+        print()
+        if "date" in fit.data:
+            _print_densing(fit, prob)
+        if args.out:
+            _write_csv(table, args.out, index=False)
+        return
     else:
         for flag in ("params", "tokens", "embed_dim", "exposures", "bits"):
             if getattr(args, flag) is not None:
@@ -326,6 +341,16 @@ def cmd_optimal(args) -> None:
     if args.out:
         _write_csv(table, args.out, index=name not in ("vocab", "batch-size", "capacity-gap",
                                                        "knowledge"))
+
+
+def _print_densing(fit, prob) -> None:
+    """The densing trend of a densing fit: doubling time and ln(rho_max) per release."""
+    trend = fit.densing_trend()
+    print(f"densing law ln(rho_max) = A t + B over {len(trend.points)} releases since "
+          f"{trend.settings['since']} (t in years), {prob:.0%} bounds; published doubling time: "
+          "3.3 months (arXiv:2412.04315), 3.5 (Nature MI 2025):")
+    _print_table(trend.table(prob))
+    print()
 
 
 def _no_flags(args, name: str, flags) -> None:

@@ -250,6 +250,23 @@ class Fit:
                                                   prob=prob)
         return knowledge.bits_per_param(self, exposures, family=family, seed=seed)
 
+    def density(self, data=None, *, reference: str = "population", prob: float = DEFAULT_PROB):
+        """Effective parameter size and capability density per model (``densing`` fits).
+
+        See :func:`bayeslaws.laws.densing.density_table`; the draws themselves come from
+        :func:`bayeslaws.laws.densing.effective_params` and :func:`~bayeslaws.laws.densing.density`.
+        """
+        from .laws.densing import density_table
+
+        return density_table(self, data, reference=reference, prob=prob)
+
+    def densing_trend(self, data=None, **kwargs):
+        """The densing law ln(rho_max) = A t + B and its doubling time, as posterior draws
+        (``densing`` fits; see :func:`bayeslaws.laws.densing.densing_trend`)."""
+        from .laws.densing import densing_trend
+
+        return densing_trend(self, data, **kwargs)
+
     @property
     def plot(self):
         """Figures of this fit: ``fit.plot.forecast(1e24)`` or ``fit.plot("frontier")``.

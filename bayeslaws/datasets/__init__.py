@@ -129,6 +129,18 @@ CATALOGUE: dict[str, Dataset] = {
                         "14B bits for 7B [ABS]; ~1 bit/param at 100 exposures [MEM, unverified]; "
                         "~0.7 at int4 [2ND]",
         ),
+        Dataset(
+            name="densing_xiao2024",
+            target="score",
+            source="ryoungj/ObsScaling@4d6e1e43fd26 (Ruan et al. 2024) + nightingal3/"
+                   "llm-pretraining-behaviours@5404713b2a8d (Liu et al. 2025) scores; Epoch AI "
+                   "Notable AI Models (2025-02-24) release dates",
+            license="Apache-2.0 (scores, Ruan et al.); none stated (Liu et al.); CC-BY 4.0 "
+                    "(Epoch AI)",
+            description="130 open dense base models (39 families): score = mean of MMLU, "
+                        "HellaSwag, WinoGrande, GSM8K (Open LLM Leaderboard v1) vs params; "
+                        "release date for the 54 models of 16 releases matched to Epoch",
+        ),
     )
 }
 

@@ -19,6 +19,7 @@ from .task import TaskAccuracy, TaskLoss
 # catalogue c (distillation capacity gap, knowledge capacity)
 from .capacity_gap import CapacityGap
 from .knowledge import Knowledge
+from .densing import Densing
 
 _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Chinchilla, Kaplan, PowerLaw,
@@ -28,6 +29,7 @@ _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Vocab, BatchSize, TaskLoss, TaskAccuracy,
     # catalogue c
     CapacityGap, Knowledge,
+    Densing,
 )}
 
 
@@ -63,7 +65,7 @@ def from_spec(spec: dict) -> Law:
                pooling=spec.get("pooling"), noise=spec.get("noise"))
 
 
-__all__ = ["POOLING", "BatchSize", "Chinchilla", "DataConstrained", "Downstream",
+__all__ = ["POOLING", "BatchSize", "Chinchilla", "DataConstrained", "Densing", "Downstream",
            "DownstreamSigmoid", "Kaplan", "Law", "Overtraining", "Param", "PowerLaw",
            "TaskAccuracy", "TaskLoss", "Vocab", "available", "from_spec", "get", "register"]
 __all__ += ["CapacityGap", "Knowledge"]  # catalogue c

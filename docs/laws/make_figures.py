@@ -1,6 +1,6 @@
-"""Regenerate the figures of docs/laws/{vocab,batch-size,task}.md from the bundled real data.
+"""Regenerate the figures of docs/laws/{vocab,batch-size,task,densing}.md from the bundled real data.
 
-    PYTHONPATH=. python docs/laws/make_figures.py [vocab|batch-size|task ...]
+    PYTHONPATH=. python docs/laws/make_figures.py [vocab|batch-size|task|densing ...]
 
 Each figure uses a 2-chain x 500-draw fit (seed 0); the models/ specs give the 4 x 1000 numbers.
 """
@@ -118,7 +118,60 @@ def task():
     fig.savefig(os.path.join(HERE, "task.png"), dpi=110)
 
 
+def densing():
+    import pandas as pd
+
+    data = bl.datasets.load("densing_xiao2024")
+    fit = bl.laws.get("densing").fit(data, extrapolation=None, **SETTINGS)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    ax = axes[0]
+    from bayeslaws.laws.densing import _reference_params
+
+    p = _reference_params(fit, "population")
+    grid = np.logspace(7.5, 12, 60)
+    curves = fit.law.formula({"params": np.log(grid)[None, :]}, {k: v[:, None] for k, v in p.items()}, np)
+    lo, med, hi = np.quantile(curves, [0.05, 0.5, 0.95], axis=0)
+    ax.fill_between(grid, lo, hi, alpha=0.3, color="C0", label="reference (population) curve, 90%")
+    ax.plot(grid, med, color="C0")
+    dated = data["date"].notna()
+    ax.scatter(data.loc[~dated, "params"], data.loc[~dated, "score"], s=10, color="0.6",
+               label="undated models")
+    sc = ax.scatter(data.loc[dated, "params"], data.loc[dated, "score"], s=16,
+                    c=pd.to_datetime(data.loc[dated, "date"]).dt.year, cmap="viridis",
+                    label="dated models (colour: year)")
+    fig.colorbar(sc, ax=ax, label="release year")
+    ax.set(xscale="log", xlabel="parameters N", ylabel="mean of MMLU, HellaSwag, WinoGrande, GSM8K",
+           title="step 1: reference scaling (130 open base models)")
+    ax.legend(fontsize=7, loc="upper left")
+    ax = axes[1]
+    trend = fit.densing_trend()
+    pts = trend.points
+    dates = pd.to_datetime(pts["date"])
+    ax.errorbar(dates, pts["log_rho_max_median"],
+                yerr=[pts["log_rho_max_median"] - pts["log_rho_max_lower"],
+                      pts["log_rho_max_upper"] - pts["log_rho_max_median"]],
+                fmt="o", color="k", label="ln rho_max per release (90%)")
+    tt = np.linspace(pts["t"].min(), pts["t"].max(), 50)
+    lines = trend.draws["B"].values[:, None] + trend.draws["A"].values[:, None] * tt[None, :]
+    lo, med, hi = np.quantile(lines, [0.05, 0.5, 0.95], axis=0)
+    td = pd.Timestamp("2023-01-01") + pd.to_timedelta(tt * 365.25, unit="D")
+    ax.fill_between(td, lo, hi, alpha=0.3, color="C1")
+    ax.plot(td, med, color="C1", label="ln rho_max = A t + B (90%)")
+    v = trend.draws["doubling_months"].values
+    ax.set(ylabel="ln capability density", xlabel="release date (Epoch AI)",
+           title=f"step 3: doubling time {np.median(v):.1f} months "
+                 f"[{np.quantile(v, 0.05):.1f}, {np.quantile(v, 0.95):.1f}] (paper: 3.3)")
+    for _, r in pts.iterrows():
+        fam = data.set_index("model").loc[r["models"].split(", ")[0], "family"]
+        ax.annotate(fam, (pd.Timestamp(r["date"]),
+                    r["log_rho_max_median"]), fontsize=6, xytext=(3, -9), textcoords="offset points")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(os.path.join(HERE, "densing.png"), dpi=110)
+
+
 if __name__ == "__main__":
-    jobs = {"vocab": vocab, "batch-size": batch_size, "task": task}
+    jobs = {"vocab": vocab, "batch-size": batch_size, "task": task, "densing": densing}
     for name in sys.argv[1:] or list(jobs):
         jobs[name]()
