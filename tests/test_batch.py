@@ -1,0 +1,114 @@
+"""Many fits in one compiled program (bayeslaws.batch): same density, same posterior, same Fit."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayeslaws as bl
+from bayeslaws import batch
+from bayeslaws import data as data_mod
+from bayeslaws.model import build_model
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def chinchilla():
+    frame = bl.datasets.load("chinchilla_epoch").query("not epoch_excluded_top5_loss")
+    return frame.reset_index(drop=True)
+
+
+def lower(frame, q):
+    """The runs below the ``q`` compute quantile (a leave-largest-out training set)."""
+    flops = frame["flops"] if "flops" in frame else 6.0 * frame["params"] * frame["tokens"]
+    return frame[flops <= np.quantile(flops, q)].reset_index(drop=True)
+
+
+def test_padded_rows():
+    assert [batch.padded_rows(n) for n in (1, 16, 17, 200, 256, 257)] == [16, 16, 32, 256, 256, 512]
+
+
+@pytest.mark.parametrize("name", ["chinchilla", "vocab"])
+def test_masked_density_equals_the_pymc_model(name, chinchilla):
+    """The batched log-density with padded, masked rows is PyMC's joint log-density."""
+    law = bl.laws.get(name)
+    frame = (lower(chinchilla, 0.5) if name == "chinchilla"
+             else bl.datasets.load("vocab_tao2024").head(40))
+    table = data_mod.prepare(law, frame)
+    fams = table.families
+    idx = pd.Index(fams).get_indexer(table.family)
+    model = build_model(law, table, fams, idx)
+    logp = model.compile_logp()
+    program = batch._program(law, len(fams), sorted(table.x))
+    rows = batch.padded_rows(len(table.y) + 5)  # at least 5 padded rows
+    pad = rows - len(table.y)
+    data = [np.concatenate([table.x[k], np.full(pad, 3.0)]) for k in sorted(table.x)]
+    data += [np.concatenate([table.y, np.full(pad, -1.0)]),
+             np.concatenate([idx, np.zeros(pad, int)]).astype(np.int64),
+             np.concatenate([np.ones(len(table.y)), np.zeros(pad)])]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        point = {k: np.asarray(v) + rng.normal(0, 0.3, np.shape(v))
+                 for k, v in model.initial_point().items()}
+        values = [point[n] for n in program.value_names]
+        got = float(program.logp(*values, *data)[0])
+        np.testing.assert_allclose(got, logp(point), rtol=1e-9)
+
+
+def test_fit_many_matches_single_fits(chinchilla):
+    law = bl.laws.get("chinchilla")
+    sets = [lower(chinchilla, 0.6), lower(chinchilla, 0.85)]
+    kw = dict(chains=4, draws=400, tune=400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bl.ConvergenceWarning)
+        fits = batch.fit_many(law, sets, seed=3, **kw)
+        single = law.fit(sets[1], seed=3, extrapolation=None, **kw)
+    assert [len(f.data) for f in fits] == [len(s) for s in sets]
+    for fit in fits:
+        assert fit.config["sampler"] == "numpyro-batched"
+        stats = fit.idata["sample_stats"]
+        assert stats["diverging"].shape == (4, 400) and int(stats["diverging"].sum()) == 0
+        assert set(single.posterior.data_vars) == set(fit.posterior.data_vars)
+        report = fit.diagnostics()
+        assert max(report["rhat"].values()) < 1.02
+    # same posterior as the one-at-a-time fit: medians within Monte Carlo error
+    for name in ("E", "alpha", "beta", "A", "B"):
+        a, b = single.posterior[name], fits[1].posterior[name]
+        sd = float(a.std())
+        assert abs(float(a.median()) - float(b.median())) < 0.3 * sd, name
+        assert float(b.std()) == pytest.approx(sd, rel=0.25)
+    # the batched fits are ordinary Fits: they predict and the splits differ as they should
+    top = chinchilla.nlargest(5, "flops")
+    pred = fits[1].predict(top, discrepancy=False).interval(0.9)
+    assert np.all(pred["loss_lower"] < pred["loss_upper"])
+    assert fits[0].posterior["E"].std() > fits[1].posterior["E"].std()
+
+
+def test_fit_many_groups_by_family_count_and_keeps_order():
+    law = bl.laws.get("power-law", input="params")
+    rng = np.random.default_rng(1)
+
+    def table(families):
+        n = np.geomspace(1e7, 1e10, 8)
+        rows = [{"params": v, "loss": 1.7 + 30.0 * v ** -0.25 * np.exp(0.01 * rng.normal()),
+                 "family": f} for f in families for v in n]
+        return pd.DataFrame(rows)
+
+    sets = [table(["a", "b"]), table(["c"]), table(["d", "e"])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bl.ConvergenceWarning)
+        fits = batch.fit_many(law, sets, seed=0, chains=2, draws=150, tune=150)
+    assert [f.families for f in fits] == [["a", "b"], ["c"], ["d", "e"]]
+    assert all(f.posterior["alpha"].sizes["family"] == len(f.families) for f in fits)
+
+
+def test_fit_many_rejects_bad_settings():
+    law = bl.laws.get("chinchilla")
+    assert batch.fit_many(law, []) == []
+    with pytest.raises(bl.SpecError, match="draws"):
+        batch.fit_many(law, [pd.DataFrame({"params": [1e8], "tokens": [1e9], "loss": [3.0]})],
+                       draws=0)
