@@ -227,7 +227,9 @@ def plot_fit(fit, path=None, *, holdout: pd.DataFrame | None = None, n_grid: int
     law, target = fit.law, fit.law.target
     train, held, fam_col = _frames(fit, holdout)
     two_inputs = {"params", "tokens"} <= set(law.inputs)
-    xcol = "params" if two_inputs else law.inputs[0]
+    xcol = "params" if two_inputs else _x_input(law, train, fam_col)
+    # other inputs of a multi-input law (not params/tokens): held at each family's median
+    others = [] if two_inputs else [c for c in law.inputs if c != xcol]
     fig, axes = _panels(len(fit.families))
     frames = [train] + ([held] if held is not None else [])
     allx = pd.concat([f[xcol] for f in frames])
@@ -244,6 +246,9 @@ def plot_fit(fit, path=None, *, holdout: pd.DataFrame | None = None, n_grid: int
             rows = {xcol: grid, fam_col: fam}
             if two_inputs:
                 rows["tokens"] = grid * g
+            mine = train[train[fam_col].astype(str) == fam]
+            for col in others:
+                rows[col] = float(np.exp(np.log(mine[col]).median()))
             curve = _predict(fit, pd.DataFrame(rows)).law
             _bands(ax, grid, curve, colors[g], label=None if g is None else f"{g:g} tokens/param")
             offset = 0
@@ -262,8 +267,11 @@ def plot_fit(fit, path=None, *, holdout: pd.DataFrame | None = None, n_grid: int
         ax.set_xscale("log")
         if law.positive_target:
             ax.set_yscale("log")
-        _format_axis(ax.xaxis, _axis_kind(xcol))
-        _format_axis(ax.yaxis, "value")
+        wide = allx.max() / allx.min() > 30  # an input spanning decades gets count labels
+        _format_axis(ax.xaxis, "count" if wide and _axis_kind(xcol) == "value" else _axis_kind(xcol))
+        if law.positive_target:
+            span = train[target].max() / train[target].min()
+            _format_axis(ax.yaxis, "count" if span > 30 else "value")
         ax.set_title(fam, fontsize=10.5)
         ax.set_xlabel(LABELS.get(xcol, xcol))
         ax.grid(True, which="major", alpha=0.3)
@@ -274,10 +282,18 @@ def plot_fit(fit, path=None, *, holdout: pd.DataFrame | None = None, n_grid: int
         labels.append("held out")
     bh, bl_ = _band_handles()
     rows = _legend_below(fig, handles + bh, labels + bl_, ncol=5)
-    _finish(fig, f"{law.name}: {law.formula_text}   (median, 50% and 90% credible bands)",
-            legend_rows=rows)
+    held_at = f";\n{', '.join(others)} at each family's median" if others else ""
+    _finish(fig, f"{law.name}: {law.formula_text}   (median, 50% and 90% credible bands"
+            f"{held_at})", legend_rows=rows)
     _save(fig, path)
     return fig
+
+
+def _x_input(law, train: pd.DataFrame, fam_col: str) -> str:
+    """The x axis of a fit plot: the law's input that varies most within families."""
+    if len(law.inputs) == 1:
+        return law.inputs[0]
+    return max(law.inputs, key=lambda c: train.groupby(fam_col)[c].nunique().mean())
 
 
 # --------------------------------------------------------------------------- forecast fan

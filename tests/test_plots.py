@@ -174,3 +174,29 @@ def test_one_input_law_cannot_draw_allocation():
 
     with pytest.raises(bl.BayeslawsError, match="params and tokens"):
         _require_allocation(Fake)
+
+
+def test_fit_plot_of_multi_input_laws_holds_the_other_inputs(tmp_path):
+    """Laws whose inputs are not (params, tokens): x = the input that varies within families,
+    the rest at each family's median (capacity-gap: teacher size; knowledge: exposures)."""
+    import warnings
+
+    import matplotlib
+    import pandas as pd
+
+    matplotlib.use("Agg")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "models" / "data"
+    for name, csv, xlabel in (("capacity-gap", "capacity_gap_simulated.csv", "teacher_params"),
+                              ("knowledge", "knowledge_simulated.csv", "exposures")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = bl.laws.get(name).fit(pd.read_csv(root / csv), chains=2, draws=100, tune=100,
+                                        extrapolation=None)
+        fig = fit.plot(path=tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+        axes = [ax for ax in fig.axes if ax.get_visible() and ax.has_data()]
+        assert len(axes) == len(fit.families)
+        assert all(ax.get_xlabel() == xlabel for ax in axes)
+        assert "at each family's median" in fig._suptitle.get_text()
