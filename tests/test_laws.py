@@ -61,7 +61,9 @@ def log_inputs(rng, size) -> dict:
             "embed_dim": rng.uniform(np.log(512), np.log(8192), size),
             "lr": rng.uniform(np.log(1e-4), np.log(1e-2), size),
             "batch_size": rng.uniform(np.log(1e5), np.log(1e7), size),
-            "task_loss": rng.uniform(np.log(0.3), np.log(3.0), size)}
+            "task_loss": rng.uniform(np.log(0.3), np.log(3.0), size),
+            # learning-curve forms (bnsl, m4): examples seen, as in the Revisiting benchmark
+            "seen_examples": rng.uniform(np.log(1e5), np.log(1e12), size)}
 
 
 # --------------------------------------------------------------------------- one formula, two backends

@@ -16,6 +16,10 @@ from .power_law import PowerLaw
 from .vocab import Vocab
 from .batch_size import BatchSize
 from .task import TaskAccuracy, TaskLoss
+# competing learning-curve forms (Caballero et al. 2022; Alabdulmohsin et al. 2022)
+from .bnsl import BNSL
+from .m4 import M4
+from .custom import define
 
 _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Chinchilla, Kaplan, PowerLaw,
@@ -23,6 +27,8 @@ _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Overtraining, Downstream, DownstreamSigmoid, DataConstrained,
     # catalogue I, part b
     Vocab, BatchSize, TaskLoss, TaskAccuracy,
+    # competing learning-curve forms
+    BNSL, M4,
 )}
 
 
@@ -61,3 +67,4 @@ def from_spec(spec: dict) -> Law:
 __all__ = ["POOLING", "BatchSize", "Chinchilla", "DataConstrained", "Downstream",
            "DownstreamSigmoid", "Kaplan", "Law", "Overtraining", "Param", "PowerLaw",
            "TaskAccuracy", "TaskLoss", "Vocab", "available", "from_spec", "get", "register"]
+__all__ += ["BNSL", "M4", "define"]
