@@ -200,8 +200,9 @@ def _check_formula(law: Law) -> None:
         law.derived(p, np)
     except Exception as exc:
         raise SpecError(f"law {law.name!r}: the formula fails on numpy arrays "
-                        f"({type(exc).__name__}: {exc}); x[col] is log(input), p[name] a "
-                        "parameter value") from None
+                        f"({type(exc).__name__}: {exc}); x[col] is log(input) and p[name] a "
+                        "parameter value, both arrays: use xp.exp, xp.log, ... (the xp "
+                        "argument), not math.*") from None
     if out.shape != (3,):
         raise SpecError(f"law {law.name!r}: the formula returns shape {out.shape} for 3 rows; it "
                         "must return one value per row")
