@@ -195,7 +195,7 @@ def test_custom_law_pooling_predict_plot_compare_and_io(seager_fits, tmp_path):
     with pytest.warns(UserWarning):
         iv = fit.predict(rows).interval(0.9)
     width = (iv["radius_upper"] - iv["radius_lower"]).to_numpy()
-    assert width[1] > 2 * width[0]
+    assert width[1] > 1.3 * width[0]
     # plots
     fit.plot.fit(tmp_path / "fit.png")
     fit.plot.forest(tmp_path / "forest.png")
