@@ -232,3 +232,16 @@ def test_define_rejects_bad_formulas_and_names():
     first = bl.laws.define("twice", formula=lambda x, p, xp: p["k"] * x["x"], **kw)
     second = bl.laws.define("twice", formula=lambda x, p, xp: p["k"] * x["x"], **kw)
     assert bl.laws._REGISTRY["twice"] is second is not first
+
+
+def test_model_specs_use_the_benchmark_split():
+    import os
+
+    from bayeslaws.spec import load_spec
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for name, law in (("revisiting_m4", "m4"), ("revisiting_bnsl", "bnsl")):
+        spec = load_spec(os.path.join(repo, "models", f"{name}.yaml"))
+        assert spec.law().name == law and spec.law().inputs == ("seen_examples",)
+        assert len(spec.train_data()) == 132 and len(spec.holdout_data()) == 97
+        assert spec.published == {}  # LAWS.md 12d/12i hold no verified numbers to compare with
