@@ -4,7 +4,7 @@
 (``train_split_is_1 == 1``) and scored by :func:`bayeslaws.compare`: PSIS-LOO on the fitted rows,
 and the forecasts of the held-out later part of each curve (``holdout=``).
 
-    PYTHONPATH=. python -m bayeslaws.examples.revisiting NMT LM BB
+    PYTHONPATH=. python -m bayeslaws.examples.revisiting NMT LM BB [--independent]
 """
 
 from __future__ import annotations
@@ -37,23 +37,28 @@ def split(domain: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train, test
 
 
-def laws() -> dict:
-    """The three forms, in ``seen_examples``, with the same prior on their limit."""
+def laws(pooling: str = "partial") -> dict:
+    """The three forms, in ``seen_examples``, with the same prior on their limit.
+
+    ``pooling="independent"`` fits each curve on its own, as the paper does; ``"partial"``
+    (default) pools the curves of a domain.
+    """
     return {"power-law": bl.laws.get("power-law", input="seen_examples",
-                                     priors={"L_inf": LIMIT_PRIOR}),
-            "bnsl": bl.laws.get("bnsl", priors={"a": LIMIT_PRIOR}),
-            "m4": bl.laws.get("m4", priors={"eps_inf": LIMIT_PRIOR})}
+                                     priors={"L_inf": LIMIT_PRIOR}, pooling=pooling),
+            "bnsl": bl.laws.get("bnsl", priors={"a": LIMIT_PRIOR}, pooling=pooling),
+            "m4": bl.laws.get("m4", priors={"eps_inf": LIMIT_PRIOR}, pooling=pooling)}
 
 
 def fit_forms(domain: str, *, seed: int = 0, draws: int = 500, tune: int = 500,
-              chains: int = 2, forms=FORMS) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+              chains: int = 2, forms=FORMS,
+              pooling: str = "partial") -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """Fit each form to the fitted rows of ``domain``; returns ``(fits, train, test)``."""
     train, test = split(domain)
     fits = {}
     for name in forms:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", bl.ConvergenceWarning)  # reported by the caller
-            fits[name] = laws()[name].fit(train, seed=seed, draws=draws, tune=tune, chains=chains,
+            fits[name] = laws(pooling)[name].fit(train, seed=seed, draws=draws, tune=tune, chains=chains,
                                           extrapolation=None)
     return fits, train, test
 
@@ -91,4 +96,6 @@ def main(domains, **settings) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["NMT", "LM", "BB"])
+    args = sys.argv[1:]
+    pool = "independent" if "--independent" in args else "partial"
+    main([a for a in args if not a.startswith("--")] or ["NMT", "LM", "BB"], pooling=pool)
