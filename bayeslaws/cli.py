@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=_seed)
     f.add_argument("--sampler", choices=["numpyro", "nutpie", "pymc"])
     f.add_argument("--target-accept", type=_float)
-    f.add_argument("--input", help="input column of power-law (flops, params or tokens)")
+    f.add_argument("--input", help="input column of power-law, bnsl or m4 (flops, params, tokens or "
+                   "seen_examples)")
     f.add_argument("--pooling", choices=["partial", "shared", "independent"])
     f.add_argument("--all-rows", action="store_true",
                    help="use every row of a bundled dataset (no default selection)")
@@ -137,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-extrapolation", action="store_true",
                    help="skip the leave-largest-out scores (one refit per fit on all but the "
                         "largest 15%% of runs, scored on those)")
+    c.add_argument("--holdout", help="held-out rows fixed in advance (CSV, or a bundled dataset "
+                   "name: its rows outside the fit selection): each fit forecasts them and is "
+                   "scored there (ho_* columns: held-out elpd, RMSE of log, coverage, CRPS)")
     c.add_argument("--out", help="also write the table as CSV")
 
     pl = sub.add_parser("plot", help="plot a fitted law with credible bands")
@@ -456,8 +460,18 @@ def cmd_compare(args) -> None:
     if args.out:
         _check_folder(args.out)
     refit = {"draws": args.refit_draws, "tune": args.refit_draws} if args.refit_draws else None
+    holdout = None
+    if args.holdout:
+        from . import datasets
+        from .data import read_table
+
+        holdout = read_table(args.holdout)
+        if (args.holdout in datasets.names() and not os.path.exists(args.holdout)
+                and datasets.CATALOGUE[args.holdout].fit_query):
+            fitted = holdout.query(datasets.CATALOGUE[args.holdout].fit_query).index
+            holdout = holdout.drop(index=fitted).reset_index(drop=True)
     table = compare(fits, fallback=args.fallback, max_refits=args.max_refits, folds=args.folds,
-                    refit=refit, extrapolation=not args.no_extrapolation)
+                    refit=refit, extrapolation=not args.no_extrapolation, holdout=holdout)
     _print_table(table)
     for note in table.attrs["notes"]:
         print(f"note: {note}")

@@ -318,10 +318,66 @@ def extrapolation_scores(fits: dict, *, holdout: float = 0.15, seed: int = 0) ->
     return table.rename(columns=lambda c: f"llo_{c}")
 
 
+def holdout_scores(fits: dict, rows: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
+    r"""Scores of each fit's forecasts of given held-out rows (no refit), prefixed ``ho_``.
+
+    For a split that the data fixes in advance (the later part of each learning curve in the
+    Revisiting benchmark, the largest models of a ladder), each fit predicts ``rows`` as it
+    stands and is scored there:
+
+    * ``ho_elpd``: the held-out log predictive density, :math:`\sum_i \log \frac1S \sum_s
+      p(y_i \mid \theta_s)`, of the law's likelihood (the density of :math:`\log y` for a
+      positive target, as LOO), higher is better;
+    * ``ho_rmse_log``: root mean squared error of the log of the median law curve,
+      :math:`\sqrt{\mathrm{mean}_i (\log \hat y_i - \log y_i)^2}`, the point error the Revisiting
+      paper scores (its code averages the squared log errors);
+    * ``ho_abs_rel_err``, ``ho_crps_log``, ``ho_coverage_50/80/90``, ``ho_width_90``, ``ho_rows``:
+      :func:`bayeslaws.scores.score_table` of the posterior predictive (with the extrapolation
+      discrepancy when the fit learned one).
+
+    Parameters
+    ----------
+    fits : dict
+        ``{name: Fit}``.
+    rows : pandas.DataFrame
+        The held-out rows, with the target and the fits' inputs (and ``family``).
+    seed : int
+        Seed of the predictive draws.
+    """
+    from .scores import score_table
+
+    if not isinstance(rows, pd.DataFrame) or len(rows) == 0:
+        raise BayeslawsError("held-out rows must be a non-empty DataFrame with the target column")
+    out = {}
+    for name, fit in fits.items():
+        target = fit.law.target
+        if target not in rows:
+            raise BayeslawsError(f"held-out rows lack the target column {target!r} of fit {name!r}")
+        if not fit.law.positive_target:
+            raise BayeslawsError("held-out scores are defined for positive targets "
+                                 f"(fit {name!r} models {target!r} in levels)")
+        frame = rows.reset_index(drop=True)
+        y = frame[target].to_numpy(dtype=float)
+        ll = pointwise_log_lik(fit, frame).values.reshape(-1, len(frame))
+        elpd_i = np.logaddexp.reduce(ll, axis=0) - np.log(ll.shape[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # beyond the data, by design
+            pred = fit.predict(frame, seed=seed)
+        curve = pred.draws[f"{target}_law"].values.reshape(-1, len(frame))
+        samples = pred.predictive.values.reshape(-1, len(frame))
+        scores = {"elpd": float(elpd_i.sum()),
+                  "rmse_log": float(np.sqrt(np.mean((np.log(np.median(curve, axis=0))
+                                                     - np.log(y)) ** 2)))}
+        scores |= score_table(samples, y)
+        out[name] = scores
+    table = pd.DataFrame(out).T
+    return table.rename(columns=lambda c: f"ho_{c}")
+
+
 def compare(fits: dict, *, extrapolation: pd.DataFrame | bool | None = True,
             k_threshold: float | None = None, fallback: str = "auto", max_refits: int = 10,
             folds: int = 10, refit: dict | None = None, seed: int = 0,
-            method: str = "stacking") -> pd.DataFrame:
+            method: str = "stacking", holdout: pd.DataFrame | None = None) -> pd.DataFrame:
     """Rank fits of the same rows by cross-validated elpd, with diagnostics and stacking weights.
 
     Parameters
@@ -339,6 +395,10 @@ def compare(fits: dict, *, extrapolation: pd.DataFrame | bool | None = True,
         fit is scored by the same grouped K-fold, so that the elpds stay comparable.
     method : {"stacking", "bb-pseudo-bma", "pseudo-bma"}
         How ArviZ weighs the fits.
+    holdout : pandas.DataFrame, optional
+        Held-out rows fixed in advance (e.g. the later part of each learning curve): every fit
+        forecasts them without a refit and the ``ho_*`` scores of :func:`holdout_scores` are
+        joined (held-out elpd, RMSE of log, coverage, CRPS ...), and the verdict names the best.
 
     Returns
     -------
@@ -397,8 +457,15 @@ def compare(fits: dict, *, extrapolation: pd.DataFrame | bool | None = True,
         extrapolation = extrapolation_scores(fits, seed=seed)
     if extrapolation is not None and extrapolation is not False:
         table = join_scores(table, extrapolation)
+    if holdout is not None:
+        table = join_scores(table, holdout_scores(fits, holdout, seed=seed))
     notes = head + [f"{n}: {note}" for n, r in results.items() for note in r.notes]
     line = verdict(table)
+    if "ho_elpd" in table:
+        best = table["ho_elpd"].astype(float).idxmax()
+        err = ", ".join(f"{n} {table.loc[n, 'ho_rmse_log']:.3g}" for n in table.index)
+        line += (f" On the {int(table.loc[best, 'ho_rows'])} held-out rows, {best} has the highest "
+                 f"log predictive density ({table.loc[best, 'ho_elpd']:.1f}); RMSE of log: {err}.")
     if "llo_crps_log" in table:
         best = table["llo_crps_log"].astype(float).idxmin()
         cov = ", ".join(f"{n} {table.loc[n, 'llo_coverage_90']:.0%}" for n in table.index)

@@ -98,8 +98,15 @@ def _format_axis(axis, kind: str) -> None:
         axis.set_minor_formatter(FuncFormatter(lambda v, _p: f"{v:.2g}"))
 
 
-def _axis_kind(column: str) -> str:
-    return "flops" if column == "flops" else "count" if column in ("params", "tokens") else "value"
+def _axis_kind(column: str, values=None) -> str:
+    """``flops``, ``count`` (sizes, or any column spanning more than 1.5 decades) or ``value``."""
+    if column == "flops":
+        return "flops"
+    if column in ("params", "tokens"):
+        return "count"
+    if values is not None and np.ptp(np.log10(np.asarray(values, dtype=float))) > 1.5:
+        return "count"  # decade ticks, no crowded minor labels (e.g. a user law's mass input)
+    return "value"
 
 
 def _target_label(law) -> str:
@@ -267,11 +274,9 @@ def plot_fit(fit, path=None, *, holdout: pd.DataFrame | None = None, n_grid: int
         ax.set_xscale("log")
         if law.positive_target:
             ax.set_yscale("log")
-        wide = allx.max() / allx.min() > 30  # an input spanning decades gets count labels
-        _format_axis(ax.xaxis, "count" if wide and _axis_kind(xcol) == "value" else _axis_kind(xcol))
+        _format_axis(ax.xaxis, _axis_kind(xcol, grid))
         if law.positive_target:
-            span = train[target].max() / train[target].min()
-            _format_axis(ax.yaxis, "count" if span > 30 else "value")
+            _format_axis(ax.yaxis, _axis_kind(target, train[target]))
         ax.set_title(fam, fontsize=10.5)
         ax.set_xlabel(LABELS.get(xcol, xcol))
         ax.grid(True, which="major", alpha=0.3)

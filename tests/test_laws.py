@@ -64,7 +64,9 @@ def log_inputs(rng, size) -> dict:
             "task_loss": rng.uniform(np.log(0.3), np.log(3.0), size),
             # capacity gap (Zhang et al.), knowledge capacity (Allen-Zhu & Li)
             "teacher_params": rng.uniform(np.log(1e6), np.log(1e12), size),
-            "exposures": rng.uniform(np.log(1.0), np.log(1e5), size)}
+            "exposures": rng.uniform(np.log(1.0), np.log(1e5), size),
+            # learning-curve forms (bnsl, m4): examples seen, as in the Revisiting benchmark
+            "seen_examples": rng.uniform(np.log(1e5), np.log(1e12), size)}
 
 
 # --------------------------------------------------------------------------- one formula, two backends

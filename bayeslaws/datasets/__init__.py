@@ -141,6 +141,21 @@ CATALOGUE: dict[str, Dataset] = {
                         "HellaSwag, WinoGrande, GSM8K (Open LLM Leaderboard v1) vs params; "
                         "release date for the 54 models of 16 releases matched to Epoch",
         ),
+        Dataset(
+            name="revisiting_alabdulmohsin2022",
+            target="loss",
+            source="IBM/ColPret@16f23bbe0542 aggregated_eval/revisiting_lang.csv (= google-research/"
+                   "google-research@9853680c revisiting_neural_scaling_laws/data/benchmark.lang.csv; "
+                   "Alabdulmohsin et al. 2022)",
+            license="MIT (ColPret); Apache-2.0 (google-research)",
+            description="20 language learning curves (family): 5 NMT architectures (log-perplexity), "
+                        "5 LM sizes (normalised log-loss), 10 BIG-bench tasks x shots (preferred "
+                        "metric) vs seen_examples; the later part of each curve is held out",
+            fit_query="train_split_is_1 == 1",
+            fit_query_reason="the benchmark's own split: the first part of each curve is fitted, "
+                             "the later part (train_split_is_1 == 0, 342 rows) is the "
+                             "extrapolation test",
+        ),
     )
 }
 

@@ -20,6 +20,10 @@ from .task import TaskAccuracy, TaskLoss
 from .capacity_gap import CapacityGap
 from .knowledge import Knowledge
 from .densing import Densing
+# competing learning-curve forms (Caballero et al. 2022; Alabdulmohsin et al. 2022)
+from .bnsl import BNSL
+from .m4 import M4
+from .custom import define
 
 _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Chinchilla, Kaplan, PowerLaw,
@@ -30,6 +34,8 @@ _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     # catalogue c
     CapacityGap, Knowledge,
     Densing,
+    # competing learning-curve forms
+    BNSL, M4,
 )}
 
 
@@ -69,3 +75,4 @@ __all__ = ["POOLING", "BatchSize", "Chinchilla", "DataConstrained", "Densing", "
            "DownstreamSigmoid", "Kaplan", "Law", "Overtraining", "Param", "PowerLaw",
            "TaskAccuracy", "TaskLoss", "Vocab", "available", "from_spec", "get", "register"]
 __all__ += ["CapacityGap", "Knowledge"]  # catalogue c
+__all__ += ["BNSL", "M4", "define"]

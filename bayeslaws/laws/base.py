@@ -64,7 +64,9 @@ class Law:
     """Base class of every scaling law.
 
     Subclasses set the class attributes and implement :meth:`formula` (and optionally
-    :meth:`derived` for the paper's parameters that are functions of the sampled ones).
+    :meth:`derived` for the paper's parameters that are functions of the sampled ones). A law
+    whose parameters depend on an option (``bnsl``'s number of breaks) sets ``self.params``
+    before calling ``super().__init__``.
 
     Parameters
     ----------
@@ -94,8 +96,8 @@ class Law:
 
     def __init__(self, *, priors: dict | None = None, pooling: str | dict | None = None,
                  noise: dict | None = None):
-        names = [p.name for p in type(self).params]
-        self._params = {p.name: p for p in type(self).params}
+        names = [p.name for p in self.params]
+        self._params = {p.name: p for p in self.params}
         for key, value in (priors or {}).items():
             if key not in self._params:
                 raise SpecError(f"{self.name}: unknown parameter {key!r} in priors; "
@@ -143,7 +145,7 @@ class Law:
     @property
     def param_names(self) -> list[str]:
         """Parameter names in the order of the paper, sampled ones then derived ones."""
-        return [p.name for p in type(self).params] + list(self.derived_names)
+        return [p.name for p in self.params] + list(self.derived_names)
 
     def required_columns(self) -> tuple[str, ...]:
         """Input columns that the data must provide (``flops`` may be computed from N and D)."""
@@ -185,7 +187,7 @@ class Law:
 
     def spec(self) -> dict:
         """A JSON-serialisable description from which :meth:`from_spec` rebuilds the law."""
-        defaults = {p.name: p for p in type(self).params}
+        defaults = {p.name: p for p in self.params}
         priors = {n: {"loc": p.loc, "scale": p.scale, "family_scale": p.family_scale}
                   for n, p in self._params.items() if p != defaults[n]}
         return {"law": self.name, "options": self.options(), "priors": priors,

@@ -8,7 +8,9 @@ from ..errors import SpecError
 from .base import Law, Param
 
 #: Reference scale of each possible input, where R0 is the reducible loss.
-X_REF = {"flops": 1e20, "params": 1e9, "tokens": 2e10}
+X_REF = {"flops": 1e20, "params": 1e9, "tokens": 2e10,
+         # training examples (or tokens) seen, as in learning-curve benchmarks (Revisiting, M4)
+         "seen_examples": 1e9}
 
 
 class PowerLaw(Law):
@@ -24,7 +26,7 @@ class PowerLaw(Law):
 
     Parameters
     ----------
-    input : {"flops", "params", "tokens"}
+    input : {"flops", "params", "tokens", "seen_examples"}
         The single input column.
 
     References

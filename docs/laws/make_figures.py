@@ -1,6 +1,6 @@
-"""Regenerate the figures of docs/laws/{vocab,batch-size,task,densing}.md from the bundled real data.
+"""Regenerate the figures of docs/laws/{vocab,batch-size,task,densing,bnsl,m4}.md from the bundled real data.
 
-    PYTHONPATH=. python docs/laws/make_figures.py [vocab|batch-size|task|densing ...]
+    PYTHONPATH=. python docs/laws/make_figures.py [vocab|batch-size|task|densing|bnsl|m4 ...]
 
 Each figure uses a 2-chain x 500-draw fit (seed 0); the models/ specs give the 4 x 1000 numbers.
 """
@@ -171,7 +171,16 @@ def densing():
     fig.savefig(os.path.join(HERE, "densing.png"), dpi=110)
 
 
+def learning_curves(form):
+    """bnsl or m4 on the Revisiting benchmark's 5 LM curves, the held-out later parts in red."""
+    from bayeslaws.examples import revisiting
+
+    fits, _train, test = revisiting.fit_forms("LM", forms=(form,), **SETTINGS)
+    fits[form].plot.fit(os.path.join(HERE, f"{form}.png"), holdout=test)
+
+
 if __name__ == "__main__":
-    jobs = {"vocab": vocab, "batch-size": batch_size, "task": task, "densing": densing}
+    jobs = {"vocab": vocab, "batch-size": batch_size, "task": task, "densing": densing,
+            "bnsl": lambda: learning_curves("bnsl"), "m4": lambda: learning_curves("m4")}
     for name in sys.argv[1:] or list(jobs):
         jobs[name]()

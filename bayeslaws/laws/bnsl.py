@@ -1,0 +1,106 @@
+"""Broken neural scaling law (Caballero et al. 2022), with one break by default."""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import SpecError
+from .base import Law, Param
+from .power_law import X_REF
+
+
+def _softplus(z, xp):
+    """``log(1 + e^z)``, stable for large ``|z|`` in numpy and pytensor."""
+    return xp.logaddexp(0.0, z)
+
+
+class BNSL(Law):
+    r"""Broken neural scaling law: a power law whose log-log slope changes smoothly at breaks.
+
+    .. math::
+
+        y = a + b\,x^{-c_0} \prod_{i=1}^{n}
+            \left(1 + \left(\frac{x}{d_i}\right)^{1/f_i}\right)^{-c_i f_i}
+
+    (Caballero et al. 2022, Eq. 1). Segment 1 falls with log-log slope :math:`-c_0`; after break
+    :math:`i` (at :math:`x = d_i`, sharpness :math:`f_i`, smaller is sharper) the slope is
+    :math:`-(c_0 + \dots + c_i)`. Evaluated in log space,
+
+    .. math::
+
+        \log y = \mathrm{LSE}\Big(\log a,\ \log b_0 - c_0 \log\frac{x}{\bar x}
+                 - \sum_i c_i f_i\, \mathrm{softplus}\Big(\frac{\log x - \log d_i}{f_i}\Big)\Big)
+
+    with :math:`b_0 = b\,\bar x^{-c_0}`, the segment-1 power law at a reference scale
+    :math:`\bar x` (as for ``power-law``), which removes the :math:`b`-:math:`c_0` ridge; every
+    term stays finite for any :math:`x`.
+
+    Parameters
+    ----------
+    input : {"seen_examples", "tokens", "params", "flops"}
+        The single input column (default ``seen_examples``, the Revisiting benchmark's).
+    breaks : int
+        Number of breaks :math:`n` (1 by default; the paper warns that extra breaks make
+        extrapolation fragile, so keep it small).
+
+    Sampled parameters: ``a`` (limit), ``b0``, ``c0`` (positive), and per break ``c<i>``
+    (unconstrained: a negative change of slope is allowed), ``d<i>`` and ``f<i>`` (positive).
+    ``b`` is derived.
+
+    References
+    ----------
+    Caballero, Gupta, Rish, Krueger 2022, "Broken Neural Scaling Laws", arXiv:2210.14891
+    (ICLR 2023).
+    """
+
+    name = "bnsl"
+    inputs = ("seen_examples",)
+    params = ()
+    derived_names = ("b",)
+    formula_text = "y = a + b x^-c0 prod_i (1 + (x/d_i)^(1/f_i))^(-c_i f_i)"
+    reference = "Caballero et al. 2022, arXiv:2210.14891"
+
+    def __init__(self, input: str = "seen_examples", breaks: int = 1, **kwargs):
+        if input not in X_REF:
+            raise SpecError(f"bnsl input must be one of {sorted(X_REF)}, not {input!r}")
+        if not isinstance(breaks, int) or isinstance(breaks, bool) or not 1 <= breaks <= 3:
+            raise SpecError(f"bnsl breaks must be 1, 2 or 3, not {breaks!r}")
+        self.input = input
+        self.inputs = (input,)
+        self.breaks = breaks
+        log_ref = math.log(X_REF[input])
+        params = [
+            Param("a", math.log(0.5), 1.0, family_scale=0.3, doc="limit (unimprovable value)"),
+            Param("b0", math.log(0.5), 1.0, family_scale=0.5,
+                  doc="segment-1 power law b x^-c0 at the reference x"),
+            Param("c0", math.log(0.1), 1.0, family_scale=0.3, doc="initial log-log slope"),
+        ]
+        for i in range(1, breaks + 1):
+            # breaks spread over the reference decade when there are several
+            loc = log_ref + (i - (breaks + 1) / 2) * math.log(10.0)
+            params += [
+                Param(f"c{i}", 0.1, 0.5, log=False, family_scale=0.2,
+                      doc=f"change of log-log slope at break {i}"),
+                Param(f"d{i}", loc, 3.0, family_scale=0.5, doc=f"location of break {i} (x units)"),
+                Param(f"f{i}", 0.0, 1.0, family_scale=0.3, doc=f"sharpness of break {i} "
+                      "(smaller is sharper)"),
+            ]
+        self.params = tuple(params)
+        super().__init__(**kwargs)
+
+    def options(self) -> dict:
+        """The input column and the number of breaks."""
+        return {"input": self.input, "breaks": self.breaks}
+
+    def formula(self, x, p, xp):
+        """Return log y (see the class docstring)."""
+        lx = x[self.input]
+        reducible = p["log_b0"] - p["c0"] * (lx - math.log(X_REF[self.input]))
+        for i in range(1, self.breaks + 1):
+            f = p[f"f{i}"]
+            reducible = reducible - p[f"c{i}"] * f * _softplus((lx - p[f"log_d{i}"]) / f, xp)
+        return xp.logaddexp(p["log_a"], reducible)
+
+    def derived(self, p, xp):
+        """Return the paper's b (the segment-1 coefficient)."""
+        return {"b": xp.exp(p["log_b0"] + p["c0"] * math.log(X_REF[self.input]))}
