@@ -108,6 +108,22 @@ def test_crps_matches_the_normal_closed_form_and_points_score_abs_error():
 
 
 @pytest.mark.slow
+def test_group_pit_scores_each_family_once():
+    """One shared shift per family: its PIT is the normal CDF of the observed shift, however
+    many rows the family has, and row noise averages out of the family mean."""
+    rng = np.random.default_rng(0)
+    n_draws, rows = 20000, np.array(["a"] * 30 + ["b"] * 3)
+    shift = rng.standard_normal((n_draws, 1))  # one drift per draw, shared by all rows
+    samples = np.exp(0.1 * shift + 0.001 * rng.standard_normal((n_draws, rows.size)))
+    y = np.exp(np.where(rows == "a", 0.1 * 1.2816, -0.1 * 0.6745))  # the 90th and 25th pct
+    pit = scores.group_pit(samples, y, rows)
+    assert list(pit.index) == ["a", "b"]
+    np.testing.assert_allclose(pit.values, [0.90, 0.25], atol=0.01)
+    # a point forecast (one sample) scores 0 or 1, ties 1/2
+    point = scores.group_pit(np.ones((1, 3)), np.array([1.0, 2.0, 0.5]), ["x", "y", "z"])
+    assert point.tolist() == [0.5, 1.0, 0.0]
+
+
 def test_forecasts_beyond_the_data_widen_and_inside_do_not(chinchilla_fit):
     runs = bl.datasets.load("chinchilla_epoch", fit_rows=True)
     inside = runs.head(3)
