@@ -247,10 +247,10 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
     if cluster is None:
         results = _sample_tables(law, tables, list(range(len(tables))), rows, **settings)
     else:
-        from . import distributed
+        from .cluster import sample_on_cluster
 
-        results = distributed.sample_on_cluster(law, tables, rows, settings, cluster=cluster,
-                                                chunk_size=chunk_size)
+        results = sample_on_cluster(law, tables, rows, settings, cluster=cluster,
+                                    chunk_size=chunk_size)
     config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
               "sampler": "numpyro-batched", "target_accept": float(target_accept),
               "family_column": family_column, "retried": False, "extrapolation": extrapolation}
