@@ -158,19 +158,44 @@ def _runner(program: _Program, *, chains: int, draws: int, tune: int, target_acc
         # the longest trajectory of the batch (measured 1.3-2x slower per lane on 2 cores)
         def batched(keys, z0, data):
             return jax.lax.map(lambda args: one_lane(*args), (keys, z0, data))
-    run = jax.pmap(batched) if shards > 1 else jax.jit(batched)
+    pmapped = shards > 1
+    compiled = jax.pmap(batched) if pmapped else jax.jit(batched)
+
+    def split(a):
+        a = np.asarray(a)
+        return a.reshape((shards, lanes) + a.shape[1:]) if pmapped else a
+
+    def merge(a):
+        a = np.asarray(a)
+        return a.reshape((shards * lanes,) + a.shape[2:]) if pmapped else a
+
+    def run(keys, z0, data):
+        """Lanes in, lanes out: ``shards * lanes`` keys, start points and data rows."""
+        constrained, stats = compiled(split(keys), [split(v) for v in z0],
+                                      [split(a) for a in data])
+        return [merge(c) for c in constrained], [merge(s) for s in stats]
+
     program.runners[key] = run
     return run
 
 
 def _shards(lanes: int) -> int:
-    """Devices to split lanes over: every CPU core (JAX host devices), one GPU."""
+    """Devices to split lanes over: every CPU core (JAX host devices), one GPU.
+
+    On CPU at least two whenever JAX has two host devices, even for one lane or one core: XLA
+    compiles a one-device program differently from a multi-device one (a lane's gradient then
+    differs in the last bits, and NUTS trajectories amplify that), while programs over 2, 4, ...
+    devices with any number of lanes per device give a lane bitwise the same draws. So a table's
+    draws do not depend on the size of its batch or on the machine's core count.
+    """
     import jax
 
     if jax.default_backend() != "cpu":
         return 1
-    n = min(jax.local_device_count(), os.cpu_count() or 1, lanes)
-    return max(1, n)
+    devices = jax.local_device_count()
+    if devices < 2:
+        return 1
+    return max(2, min(devices, os.cpu_count() or 1, lanes))
 
 
 def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int = 1000,
@@ -366,15 +391,8 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
     run = _runner(program, chains=chains, draws=draws, tune=tune, target_accept=target_accept,
                   lanes=per_shard, shards=shards)
 
-    def shard(a):
-        a = np.asarray(a)
-        return a.reshape((shards, per_shard) + a.shape[1:]) if shards > 1 else a
-
     start = time.perf_counter()
-    constrained, stats = run(shard(keys), [shard(v) for v in z0], [shard(a) for a in data])
-    constrained = [np.asarray(c).reshape((total,) + np.asarray(c).shape[(2 if shards > 1 else 1):])
-                   for c in constrained]
-    stats = [np.asarray(s).reshape((total, draws)) for s in stats]
+    constrained, stats = run(keys, z0, data)
     if progress:
         print(f"bayeslaws.batch: {n_tab} tables x {chains} chains, {rows} rows, {shards} shard(s): "
               f"{time.perf_counter() - start:.1f} s", flush=True)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 from .errors import ClusterError, SpecError
 
@@ -91,6 +92,7 @@ def sample_on_cluster(law, tables, rows: dict[int, int], settings: dict, *, clus
             raise ClusterError(
                 f"the Dask scheduler at {client.scheduler.address!r} has no workers; start them "
                 f"with `dask worker {client.scheduler.address}`") from None
+        _check_workers(client)
         n = len(tables)
         if chunk_size is None:
             workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
@@ -103,6 +105,23 @@ def sample_on_cluster(law, tables, rows: dict[int, int], settings: dict, *, clus
         if owned:
             client.close()
     return [result for part in parts for result in part]
+
+
+def _check_workers(client) -> None:
+    """Warn when a worker's JAX cannot reproduce a local run (one XLA host device: JAX was set up
+    before :mod:`bayeslaws` was imported there, so a lane compiles to other last bits)."""
+    import jax
+
+    if jax.default_backend() != "cpu" or jax.local_device_count() < 2:
+        return
+    single = [w for w, info in client.run(worker_info).items()
+              if info["backend"] == "cpu" and info["devices"] < 2]
+    if single:
+        warnings.warn(
+            f"Dask worker(s) {', '.join(single)} see a single XLA host device (JAX was initialised "
+            "there before bayeslaws); their fits are valid but not bitwise identical to a local "
+            "run. Start the workers with XLA_FLAGS=--xla_force_host_platform_device_count=8 (or "
+            "import bayeslaws before anything imports JAX).", RuntimeWarning, stacklevel=4)
 
 
 def _law(spec: dict, cls):
