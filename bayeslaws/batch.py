@@ -23,6 +23,28 @@ diagnostics as ``law.fit``.
 
 The batched sampler targets the same posterior as ``law.fit`` but is a different program (its own
 random stream), so draws differ from a single fit with the same seed; both are exact NUTS.
+
+Reproducible whatever the batching. Table ``k`` (its position in the caller's list) has its own
+random stream: NUTS keys ``split(fold_in(PRNGKey(seed), k), chains)`` and start-point jitter from
+``numpy.random.default_rng([seed, 0xB47C, k])``; the padded row count of each model structure is
+fixed by all the tables of the call; and on CPU the program always spans at least two XLA devices
+(a one-device program compiles to different last bits; 2, 4, ... devices with any number of lanes
+each agree bitwise). So a table's draws are bitwise the same fitted alone, with other tables, on
+a machine with more cores, or on a Dask worker (``tests/test_batch.py``,
+``tests/test_distributed.py``). On a GPU (lanes ``vmap``-ed in lockstep) this has not been
+checked: the draws may depend on the number of lanes in the last bits.
+
+Usage, here and on a cluster::
+
+    from bayeslaws.batch import fit_many
+    fits = fit_many(law, tables, seed=0, chains=4, draws=1000, tune=1000)     # this machine
+    fits = fit_many(law, tables, seed=0, cluster="tcp://10.0.0.5:8786")      # a Dask cluster
+
+With ``cluster=`` (a scheduler address or a ``distributed.Client``; ``pip install
+'bayeslaws[distributed]'``) the tables go in chunks (one per worker, or ``chunk_size=`` each) to
+Dask workers, each running this same sampler on its chunk, and come back as the same fits; see
+:mod:`bayeslaws.cluster` (and why Dask rather than Ray) and ``docs/many-fits.md``. Start a cluster
+with ``dask scheduler`` and ``dask worker tcp://HOST:8786`` on each machine.
 """
 
 from __future__ import annotations
