@@ -16,6 +16,7 @@ from .compare import compare
 from ._version import __version__
 from .errors import (
     BayeslawsError,
+    ClusterError,
     ConvergenceWarning,
     DataError,
     ExtrapolationWarning,
@@ -25,5 +26,5 @@ from .errors import (
 from .fit import Fit
 from .io import load
 
-__all__ = ["BayeslawsError", "chain", "compare", "ConvergenceWarning", "DataError", "ExtrapolationWarning", "Fit",
+__all__ = ["BayeslawsError", "chain", "ClusterError", "compare", "ConvergenceWarning", "DataError", "ExtrapolationWarning", "Fit",
            "FitFileError", "SpecError", "__version__", "datasets", "laws", "load"]

@@ -23,6 +23,28 @@ diagnostics as ``law.fit``.
 
 The batched sampler targets the same posterior as ``law.fit`` but is a different program (its own
 random stream), so draws differ from a single fit with the same seed; both are exact NUTS.
+
+Reproducible whatever the batching. Table ``k`` (its position in the caller's list) has its own
+random stream: NUTS keys ``split(fold_in(PRNGKey(seed), k), chains)`` and start-point jitter from
+``numpy.random.default_rng([seed, 0xB47C, k])``; the padded row count of each model structure is
+fixed by all the tables of the call; and on CPU the program always spans at least two XLA devices
+(a one-device program compiles to different last bits; 2, 4, ... devices with any number of lanes
+each agree bitwise). So a table's draws are bitwise the same fitted alone, with other tables, on
+a machine with more cores, or on a Dask worker (``tests/test_batch.py``,
+``tests/test_distributed.py``). On a GPU (lanes ``vmap``-ed in lockstep) this has not been
+checked: the draws may depend on the number of lanes in the last bits.
+
+Usage, here and on a cluster::
+
+    from bayeslaws.batch import fit_many
+    fits = fit_many(law, tables, seed=0, chains=4, draws=1000, tune=1000)     # this machine
+    fits = fit_many(law, tables, seed=0, cluster="tcp://10.0.0.5:8786")      # a Dask cluster
+
+With ``cluster=`` (a scheduler address or a ``distributed.Client``; ``pip install
+'bayeslaws[distributed]'``) the tables go in chunks (one per worker, or ``chunk_size=`` each) to
+Dask workers, each running this same sampler on its chunk, and come back as the same fits; see
+:mod:`bayeslaws.cluster` (and why Dask rather than Ray) and ``docs/many-fits.md``. Start a cluster
+with ``dask scheduler`` and ``dask worker tcp://HOST:8786`` on each machine.
 """
 
 from __future__ import annotations
@@ -158,25 +180,50 @@ def _runner(program: _Program, *, chains: int, draws: int, tune: int, target_acc
         # the longest trajectory of the batch (measured 1.3-2x slower per lane on 2 cores)
         def batched(keys, z0, data):
             return jax.lax.map(lambda args: one_lane(*args), (keys, z0, data))
-    run = jax.pmap(batched) if shards > 1 else jax.jit(batched)
+    pmapped = shards > 1
+    compiled = jax.pmap(batched) if pmapped else jax.jit(batched)
+
+    def split(a):
+        a = np.asarray(a)
+        return a.reshape((shards, lanes) + a.shape[1:]) if pmapped else a
+
+    def merge(a):
+        a = np.asarray(a)
+        return a.reshape((shards * lanes,) + a.shape[2:]) if pmapped else a
+
+    def run(keys, z0, data):
+        """Lanes in, lanes out: ``shards * lanes`` keys, start points and data rows."""
+        constrained, stats = compiled(split(keys), [split(v) for v in z0],
+                                      [split(a) for a in data])
+        return [merge(c) for c in constrained], [merge(s) for s in stats]
+
     program.runners[key] = run
     return run
 
 
 def _shards(lanes: int) -> int:
-    """Devices to split lanes over: every CPU core (JAX host devices), one GPU."""
+    """Devices to split lanes over: every CPU core (JAX host devices), one GPU.
+
+    On CPU at least two whenever JAX has two host devices, even for one lane or one core: XLA
+    compiles a one-device program differently from a multi-device one (a lane's gradient then
+    differs in the last bits, and NUTS trajectories amplify that), while programs over 2, 4, ...
+    devices with any number of lanes per device give a lane bitwise the same draws. So a table's
+    draws do not depend on the size of its batch or on the machine's core count.
+    """
     import jax
 
     if jax.default_backend() != "cpu":
         return 1
-    n = min(jax.local_device_count(), os.cpu_count() or 1, lanes)
-    return max(1, n)
+    devices = jax.local_device_count()
+    if devices < 2:
+        return 1
+    return max(2, min(devices, os.cpu_count() or 1, lanes))
 
 
 def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int = 1000,
              tune: int = 1000, chains: int = 4, target_accept: float = 0.9,
              family_column: str = "family", extrapolation: str | None = None,
-             progress: bool = False) -> list:
+             progress: bool = False, cluster=None, chunk_size: int | None = None) -> list:
     """Fit ``law`` to each table in ``datasets`` in one compiled, batched NUTS program.
 
     Parameters
@@ -186,7 +233,9 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
         Run tables, each as :meth:`bayeslaws.laws.Law.fit` takes it. Tables with different
         numbers of families run as separate batches (the hierarchy differs); rows may differ.
     seed : int
-        Master seed: the same seed gives the same draws for the same batch.
+        Master seed. Table ``k`` (its position in ``datasets``) draws from its own stream,
+        derived from ``(seed, k)``: its draws do not depend on the other tables of the call, on
+        how they are batched, or on whether the call runs locally or on a cluster.
     draws, tune, chains : int
         Kept draws, warm-up steps and chains per table.
     target_accept : float
@@ -196,70 +245,130 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
         batched fits are mostly the backtests themselves.
     progress : bool
         Print one line per compiled batch (tables, lanes, seconds).
+    cluster : None, str or distributed.Client
+        None (default): run here. A Dask scheduler address (``"tcp://host:8786"``) or a
+        :class:`distributed.Client`: split the tables into chunks, fit each chunk on a Dask
+        worker with this same batched sampler, and gather the results here (needs
+        ``pip install 'bayeslaws[distributed]'``). The fits are identical to a local run.
+    chunk_size : int, optional
+        Tables per Dask task (with ``cluster``); default: the tables split evenly over the
+        cluster's workers.
 
     Returns
     -------
     list of bayeslaws.fit.Fit
         In the order of ``datasets``.
+
+    Raises
+    ------
+    SpecError
+        Bad settings, or a table without the target column.
+    ClusterError
+        ``cluster`` is an address no Dask scheduler answers at.
+    ImportError
+        ``cluster`` is given but Dask's ``distributed`` is not installed.
     """
-    from .fit import EXTRAPOLATION, RETRY_TARGET_ACCEPT, Fit
+    from .fit import EXTRAPOLATION, Fit
 
     if extrapolation not in EXTRAPOLATION:
         raise SpecError(f"extrapolation must be one of {EXTRAPOLATION}, not {extrapolation!r}")
     for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
         if int(value) < 1:
             raise SpecError(f"{name} must be a positive integer, not {value}")
+    if chunk_size is not None and int(chunk_size) < 1:
+        raise SpecError(f"chunk_size must be a positive integer, not {chunk_size}")
     if len(datasets) == 0:
         return []
     tables = [data_mod.prepare(law, d, family_column=family_column) for d in datasets]
     for i, t in enumerate(tables):
         if t.y is None:
             raise SpecError(f"table {i} has no target column {law.target!r} to fit")
-    sampling.enable_compilation_cache()
+    # the padded row count of each model structure is fixed by the whole call, so that a table's
+    # program (and so its draws) does not depend on which tables share its batch or chunk
+    rows: dict[int, int] = {}
+    for t in tables:
+        n_fam = len(t.families)
+        rows[n_fam] = max(rows.get(n_fam, MIN_ROWS), padded_rows(len(t.y)))
+    settings = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
+                "target_accept": float(target_accept), "progress": bool(progress)}
+    if cluster is None:
+        results = _sample_tables(law, tables, list(range(len(tables))), rows, **settings)
+    else:
+        from .cluster import sample_on_cluster
+
+        results = sample_on_cluster(law, tables, rows, settings, cluster=cluster,
+                                    chunk_size=chunk_size)
     config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
               "sampler": "numpyro-batched", "target_accept": float(target_accept),
               "family_column": family_column, "retried": False, "extrapolation": extrapolation}
-    fits: list = [None] * len(tables)
+    fits: list = []
+    for table, (idata, used_accept, report) in zip(tables, results):
+        cfg = dict(config)
+        if used_accept != float(target_accept):
+            cfg.update(retried=True, target_accept=used_accept)
+        fit = Fit(law, idata, table.frame, cfg, table.families, _fresh=True)
+        with warnings.catch_warnings():
+            fit.convergence = diagnostics.warn_if_unconverged(report, stacklevel=3)
+        fits.append(fit)
+    return fits
+
+
+def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *, seed: int,
+                   draws: int, tune: int, chains: int, target_accept: float,
+                   progress: bool = False) -> list[tuple]:
+    """Sample prepared tables (``indices``: their positions in the caller's list; ``rows``: the
+    padded row count per number of families). Tables with divergences are rerun once at
+    :data:`~bayeslaws.fit.RETRY_TARGET_ACCEPT`.
+
+    Returns one ``(DataTree, target_accept used, diagnostics report)`` per table, in order. This is
+    what a Dask worker runs on its chunk (:mod:`bayeslaws.distributed`).
+    """
+    from .fit import RETRY_TARGET_ACCEPT
+
+    sampling.enable_compilation_cache()
+    out: list = [None] * len(tables)
     groups: dict[int, list[int]] = {}
     for i, t in enumerate(tables):
         groups.setdefault(len(t.families), []).append(i)
+    kw = dict(seed=seed, draws=draws, tune=tune, chains=chains, progress=progress)
     for n_fam, members in groups.items():
-        idatas = _sample_group(law, [tables[i] for i in members], n_fam, seed=seed, draws=draws,
-                               tune=tune, chains=chains, target_accept=target_accept,
-                               progress=progress)
+        idatas = _sample_group(law, [tables[i] for i in members], n_fam,
+                               indices=[indices[i] for i in members], rows=rows[n_fam],
+                               target_accept=target_accept, **kw)
         reports = [diagnostics.diagnose(idata, _free(law, idata)) for idata in idatas]
+        accepts = [float(target_accept)] * len(members)
         retry = [k for k, r in enumerate(reports) if r["divergences"]]
         if retry and target_accept < RETRY_TARGET_ACCEPT:
-            again = _sample_group(law, [tables[members[k]] for k in retry], n_fam, seed=seed,
-                                  draws=draws, tune=tune, chains=chains,
-                                  target_accept=RETRY_TARGET_ACCEPT, progress=progress)
+            again = _sample_group(law, [tables[members[k]] for k in retry], n_fam,
+                                  indices=[indices[members[k]] for k in retry], rows=rows[n_fam],
+                                  target_accept=RETRY_TARGET_ACCEPT, **kw)
             for k, idata in zip(retry, again):
                 idatas[k] = idata
                 reports[k] = diagnostics.diagnose(idata, _free(law, idata))
+                accepts[k] = float(RETRY_TARGET_ACCEPT)
         for k, i in enumerate(members):
-            cfg = dict(config)
-            if k in retry and target_accept < RETRY_TARGET_ACCEPT:
-                cfg.update(retried=True, target_accept=RETRY_TARGET_ACCEPT)
-            fit = Fit(law, idatas[k], tables[i].frame, cfg, tables[i].families, _fresh=True)
-            with warnings.catch_warnings():
-                fit.convergence = diagnostics.warn_if_unconverged(reports[k], stacklevel=3)
-            fits[i] = fit
-    return fits
+            out[i] = (idatas[k], accepts[k], reports[k])
+    return out
 
 
 def _free(law, idata) -> list[str]:
     return list(idata["posterior"].data_vars)
 
 
-def _sample_group(law, tables, n_fam: int, *, seed, draws, tune, chains, target_accept,
-                  progress) -> list:
-    """Sample tables that share a model structure; returns one DataTree per table."""
+def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, tune, chains,
+                  target_accept, progress) -> list:
+    """Sample tables that share a model structure; returns one DataTree per table.
+
+    ``indices`` are the tables' positions in the caller's list and ``rows`` the padded row count
+    fixed for the whole call: table ``k``'s random stream (NUTS key, start-point jitter) depends on
+    ``seed`` and ``k`` only, so its draws do not depend on which other tables share its batch.
+    """
     import jax
-    import jax.numpy as jnp
 
     input_names = sorted(tables[0].x)
     program = _program(law, n_fam, input_names)
-    rows = padded_rows(max(len(t.y) for t in tables))
+    if rows < max(len(t.y) for t in tables):
+        raise ValueError(f"rows={rows} is fewer than the largest table's rows")
     n_tab = len(tables)
     lanes = n_tab * chains
     shards = _shards(lanes)
@@ -285,26 +394,27 @@ def _sample_group(law, tables, n_fam: int, *, seed, draws, tune, chains, target_
         masks.append(mask)
     per_table = [np.stack(cols[name]) for name in input_names] + [np.stack(ys), np.stack(idxs),
                                                                   np.stack(masks)]
-    lane_table = np.minimum(np.arange(total) // chains, n_tab - 1)  # extra lanes repeat the last
-    data = [a[lane_table] for a in per_table]
+    # extra lanes (to fill the last shard) repeat the last lane; their draws are dropped
+    lane_of = np.minimum(np.arange(total), lanes - 1)
+    data = [a[lane_of // chains] for a in per_table]
 
-    # start points: the model's initial point with PyMC's uniform(-1, 1) jitter, per lane
-    rng = np.random.default_rng([int(seed), 0xB47C])
-    z0 = [v[None] + rng.uniform(-1, 1, (total, *v.shape)) for v in program.initial]
-    keys = jax.random.split(jax.random.PRNGKey(int(seed)), total)
+    # per-table random streams: NUTS keys from fold_in(PRNGKey(seed), k), and start points =
+    # the model's initial point with PyMC's uniform(-1, 1) jitter from a Generator seeded (seed, k)
+    keys = np.concatenate([np.asarray(jax.random.split(
+        jax.random.fold_in(jax.random.PRNGKey(int(seed)), int(k)), chains)) for k in indices])
+    jitter = [[] for _ in program.initial]
+    for k in indices:
+        rng = np.random.default_rng([int(seed), 0xB47C, int(k)])
+        for j, v in enumerate(program.initial):
+            jitter[j].append(v[None] + rng.uniform(-1, 1, (chains, *v.shape)))
+    keys = keys[lane_of]
+    z0 = [np.concatenate(parts)[lane_of] for parts in jitter]
 
     run = _runner(program, chains=chains, draws=draws, tune=tune, target_accept=target_accept,
                   lanes=per_shard, shards=shards)
 
-    def shard(a):
-        a = np.asarray(a) if not isinstance(a, jax.Array) else a
-        return a.reshape((shards, per_shard) + a.shape[1:]) if shards > 1 else a
-
     start = time.perf_counter()
-    constrained, stats = run(shard(keys), [shard(v) for v in z0], [shard(a) for a in data])
-    constrained = [np.asarray(c).reshape((total,) + np.asarray(c).shape[(2 if shards > 1 else 1):])
-                   for c in constrained]
-    stats = [np.asarray(s).reshape((total, draws)) for s in stats]
+    constrained, stats = run(keys, z0, data)
     if progress:
         print(f"bayeslaws.batch: {n_tab} tables x {chains} chains, {rows} rows, {shards} shard(s): "
               f"{time.perf_counter() - start:.1f} s", flush=True)

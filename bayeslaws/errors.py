@@ -38,6 +38,11 @@ class FitFileError(BayeslawsError, OSError):
     """A file that cannot be read back as a bayeslaws fit."""
 
 
+class ClusterError(BayeslawsError, ConnectionError):
+    """A Dask cluster given to :func:`bayeslaws.batch.fit_many` that cannot be used (no scheduler
+    answers at the address, or it has no workers)."""
+
+
 class ConvergenceWarning(UserWarning):
     """The sampler did not converge well enough to trust the posterior."""
 

@@ -112,3 +112,27 @@ def test_fit_many_rejects_bad_settings():
     with pytest.raises(bl.SpecError, match="draws"):
         batch.fit_many(law, [pd.DataFrame({"params": [1e8], "tokens": [1e9], "loss": [3.0]})],
                        draws=0)
+
+
+@pytest.mark.parametrize("other_batch", ["alone", "more shards"])
+def test_draws_do_not_depend_on_the_batch(chinchilla, monkeypatch, other_batch):
+    """Table k's draws depend on (seed, k) and the call's row padding only: fitted with others or
+    alone, split over 2 XLA devices or more, its draws are bitwise the same."""
+    law = bl.laws.get("chinchilla")
+    tables = [data_mod.prepare(law, lower(chinchilla, q)) for q in (0.4, 0.6, 0.8)]
+    rows = {1: max(batch.padded_rows(len(t.y)) for t in tables)}
+    kw = dict(seed=5, draws=100, tune=100, chains=2, target_accept=0.9)
+    together = batch._sample_tables(law, tables, [0, 1, 2], rows, **kw)  # 2 shards x 3 lanes
+    if other_batch == "alone":  # 2 shards x 1 lane
+        alone = batch._sample_tables(law, [tables[1]], [1], rows, **kw)
+    else:  # 4 shards x 1 lane (a bigger machine), and an idle padding lane on each of two
+        monkeypatch.setattr(batch, "_shards", lambda lanes: 4)
+        alone = batch._sample_tables(law, [tables[1]], [1], rows, **kw)
+    a, b = together[1][0], alone[0][0]
+    for group in ("posterior", "sample_stats"):
+        for name in a[group].data_vars:
+            assert np.array_equal(a[group][name].values, b[group][name].values), (group, name)
+    # the same table under another index draws from another stream
+    moved = batch._sample_tables(law, [tables[1]], [0], rows, **kw)
+    assert not np.array_equal(moved[0][0]["posterior"]["log_E_mu"].values,
+                              b["posterior"]["log_E_mu"].values)
