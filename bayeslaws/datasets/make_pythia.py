@@ -14,8 +14,8 @@ Selected: the 0-shot rows (8 sizes 70M-12B x {standard, deduped} x 26 checkpoint
 * ``family`` = the task (the law's grouping), ``suite`` (``pythia_pile`` / ``pythia_pile_deduped``),
   ``deduped``, ``model``, ``size``, ``params`` (total, official counts), ``params_nonembed``,
   ``step``, ``tokens`` (= step x 2,097,152), ``flops_6ND``;
-* ``accuracy`` = the harness's ``acc`` (plain accuracy, lm-evaluation-harness's default metric and
-  the one the Pythia evaluation tables report), ``acc_stderr``, ``acc_norm`` (length-normalised,
+* ``accuracy`` = the harness's ``acc`` (plain accuracy, lm-evaluation-harness's default metric),
+  ``acc_stderr``, ``acc_norm`` (length-normalised,
   where the task defines it), ``acc_norm_stderr``;
 * ``chance``: the accuracy of guessing uniformly among the task's answer options, from the task
   definition: 1/4 for ARC (-Easy, -Challenge), SciQ, LogiQA and MMLU (four options; a few ARC
