@@ -1,10 +1,10 @@
 """Pythia task scaling (docs/laws/task.md, "Pythia"): forecast table and figure from real data.
 
-    PYTHONPATH=. python docs/laws/make_pythia.py [FIT.nc]
+    PYTHONPATH=. python docs/laws/make_pythia.py [FIT.nc [PPL.nc]]
 
-FIT.nc is a saved fit of ``models/pythia_task.yaml`` (``bayeslaws fit models/pythia_task.yaml
---out FIT.nc --no-extrapolation``, 4 chains x 1000 draws); without it the spec is fitted here at
-its own settings. Prints the per-model and per-task Markdown tables (median forecast of the
+FIT.nc and PPL.nc are saved fits of ``models/pythia_task.yaml`` and
+``models/pythia_lambada_ppl.yaml`` (``bayeslaws fit SPEC --out FIT.nc --no-extrapolation``,
+4 chains x 1000 draws); without them the specs are fitted here at their own settings. Prints the per-model and per-task Markdown tables (median forecast of the
 held-out 6.9B and 12B final checkpoints vs actual, 90% interval, coverage) and writes
 ``docs/laws/pythia.png``. Forecasts are the plain posterior predictive (no backtest widening).
 """
@@ -27,6 +27,7 @@ from bayeslaws.spec import load_spec  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "..", "..", "models", "pythia_task.yaml")
+PPL_SPEC = os.path.join(HERE, "..", "..", "models", "pythia_lambada_ppl.yaml")
 FINAL = 143_000
 NAMES = {"arc_easy": "ARC-Easy", "arc_challenge": "ARC-Challenge", "lambada_openai": "LAMBADA",
          "piqa": "PIQA", "sciq": "SciQ", "winogrande": "WinoGrande"}
@@ -102,6 +103,29 @@ def main(argv):
                  "6.9B and 12B held out")
     fig.tight_layout()
     fig.savefig(os.path.join(HERE, "pythia.png"), dpi=110)
+    lambada_ppl(argv[1] if len(argv) > 1 else None)
+
+
+def lambada_ppl(path):
+    """LAMBADA perplexity of the held-out models from the ``task`` law on ln(ppl)."""
+    spec = load_spec(PPL_SPEC)
+    held = spec.holdout_data().reset_index(drop=True)
+    fit = bl.load(path) if path else spec.law().fit(spec.train_data(), extrapolation=None,
+                                                   **spec.sampler)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bl.ExtrapolationWarning)
+        iv = fit.predict(held).interval(0.9)
+    print()
+    print("| model | actual ppl | forecast (median) | 90% interval | inside |")
+    print("| --- | --- | --- | --- | --- |")
+    inside = 0
+    for i, r in held.sort_values(["suite", "params"]).iterrows():
+        lo, med, hi = (float(np.exp(iv.loc[i, f"task_loss_{c}"])) for c in ("lower", "median", "upper"))
+        ok = lo < r.ppl < hi
+        inside += ok
+        model = f"{r['size']}{'-deduped' if r.deduped else ''}"
+        print(f"| {model} | {r.ppl:.2f} | {med:.2f} | {lo:.2f}-{hi:.2f} | {'yes' if ok else '**no**'} |")
+    print(f"coverage {inside}/{len(held)}")
 
 
 if __name__ == "__main__":
