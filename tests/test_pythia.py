@@ -158,3 +158,34 @@ def test_pythia_forecasts_held_out_6p9b_and_12b(pythia_fit):
     # intervals informative: under 12 points wide (ARC-Challenge, the most curved, under 20)
     width = (iv.accuracy_upper - iv.accuracy_lower).groupby(held.family).max()
     assert (width.drop("arc_challenge") < 0.12).all() and width["arc_challenge"] < 0.2
+
+
+def test_lambada_perplexity_with_the_task_law():
+    """``task`` (step 1 of the ladder) on ln(ppl) of LAMBADA: the spec's split, short chains."""
+    from bayeslaws.spec import load_spec
+
+    spec = load_spec(str(Path(__file__).resolve().parents[1] / "models" / "pythia_lambada_ppl.yaml"))
+    train, held = spec.train_data(), spec.holdout_data().reset_index(drop=True)
+    assert len(held) == 4 and train.params.max() < 3e9
+    fit = _quiet_fit(spec.law(), train, seed=0, draws=300, tune=300, chains=2, extrapolation=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bl.ExtrapolationWarning)
+        iv = fit.predict(held).interval(0.9)
+    ppl = np.exp(iv[["task_loss_lower", "task_loss_median", "task_loss_upper"]].to_numpy())
+    assert ((ppl[:, 0] < held.ppl) & (held.ppl < ppl[:, 2])).all()
+    # within 10% of the actual perplexity (12B: ~7% over), and lower for 12B than 6.9B
+    np.testing.assert_allclose(ppl[:, 1], held.ppl, rtol=0.10)
+    med = pd.Series(ppl[:, 1], index=[held.suite, held.params]).unstack()
+    assert (med.iloc[:, 1] < med.iloc[:, 0]).all()
+    assert 0.5 < fit.summary().loc["alpha[lambada_openai]", "median"] < 0.7
+
+
+def test_pythia_fit_plot_holds_chance_at_the_task_level(pythia_fit):
+    """The fit plot of a (params, tokens, chance) law: chance at each task's value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fit, _, _ = pythia_fit
+    fig = fit.plot()
+    assert len([ax for ax in fig.axes if ax.get_title()]) >= len(TASKS)
+    assert "chance at each family's median" in fig._suptitle.get_text()
