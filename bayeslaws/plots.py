@@ -236,7 +236,7 @@ def plot_fit(fit, path=None, *, holdout: pd.DataFrame | None = None, n_grid: int
     two_inputs = {"params", "tokens"} <= set(law.inputs)
     xcol = "params" if two_inputs else _x_input(law, train, fam_col)
     # other inputs of a multi-input law (not params/tokens): held at each family's median
-    others = [] if two_inputs else [c for c in law.inputs if c != xcol]
+    others = [c for c in law.inputs if c != xcol and not (two_inputs and c == "tokens")]
     fig, axes = _panels(len(fit.families))
     frames = [train] + ([held] if held is not None else [])
     allx = pd.concat([f[xcol] for f in frames])

@@ -66,7 +66,9 @@ def log_inputs(rng, size) -> dict:
             "teacher_params": rng.uniform(np.log(1e6), np.log(1e12), size),
             "exposures": rng.uniform(np.log(1.0), np.log(1e5), size),
             # learning-curve forms (bnsl, m4): examples seen, as in the Revisiting benchmark
-            "seen_examples": rng.uniform(np.log(1e5), np.log(1e12), size)}
+            "seen_examples": rng.uniform(np.log(1e5), np.log(1e12), size),
+            # task-direct (Pythia): the task's chance accuracy (1/50,277 to 1/2)
+            "chance": rng.uniform(np.log(1e-5), np.log(0.5), size)}
 
 
 # --------------------------------------------------------------------------- one formula, two backends

@@ -107,6 +107,20 @@ CATALOGUE: dict[str, Dataset] = {
             description="8 checkpoints per ladder run (the last 80% of training), 7 tasks "
                         "(family): task loss (bpb) and accuracy, for step 2 of the ladder",
         ),
+        Dataset(
+            name="pythia_biderman2023",
+            target="accuracy",
+            source="EleutherAI/pythia@a19eecb807ec (Biderman et al. 2023), evals/pythia-v1/**.json "
+                   "via the shared tidy table; built by make_pythia.py",
+            license="Apache-2.0",
+            description="0-shot accuracy (acc; acc_norm kept) of 9 tasks (family) for the 16 Pythia "
+                        "models (70M-12B x standard/deduped Pile) at 26 checkpoints (2M-300B "
+                        "tokens); chance = the task's guessing accuracy; LAMBADA also ppl and "
+                        "task_loss = log ppl (nats)",
+            fit_query="params < 3e9",
+            fit_query_reason="the shared README's split: fit on sizes <= 2.8B; 6.9B and 12B are "
+                             "held out",
+        ),
         # catalogue c: published claims transcribed from the papers (no run-level data exists
         # in the reference notes, so these are checks for fits, not tables to fit)
         Dataset(

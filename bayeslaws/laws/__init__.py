@@ -15,7 +15,7 @@ from .power_law import PowerLaw
 # catalogue I, part b (vocab, batch size, task ladder)
 from .vocab import Vocab
 from .batch_size import BatchSize
-from .task import TaskAccuracy, TaskLoss
+from .task import TaskAccuracy, TaskDirect, TaskLoss
 # catalogue c (distillation capacity gap, knowledge capacity)
 from .capacity_gap import CapacityGap
 from .knowledge import Knowledge
@@ -30,7 +30,7 @@ _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     # catalogue I (Gadre et al. 2024, Muennighoff et al. 2023)
     Overtraining, Downstream, DownstreamSigmoid, DataConstrained,
     # catalogue I, part b
-    Vocab, BatchSize, TaskLoss, TaskAccuracy,
+    Vocab, BatchSize, TaskLoss, TaskAccuracy, TaskDirect,
     # catalogue c
     CapacityGap, Knowledge,
     Densing,
@@ -76,3 +76,4 @@ __all__ = ["POOLING", "BatchSize", "Chinchilla", "DataConstrained", "Densing", "
            "TaskAccuracy", "TaskLoss", "Vocab", "available", "from_spec", "get", "register"]
 __all__ += ["CapacityGap", "Knowledge"]  # catalogue c
 __all__ += ["BNSL", "M4", "define"]
+__all__ += ["TaskDirect"]  # task scaling without a task loss (Pythia)

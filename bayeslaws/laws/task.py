@@ -3,6 +3,8 @@ r"""Task scaling laws: the two-step model ladder (Bhagia et al. 2024), PassUntil
 Step 1 (:class:`TaskLoss`, ``task``): task loss (bits per byte of the correct answer) in N and D.
 Step 2 (:class:`TaskAccuracy`, ``task-accuracy``): accuracy as a sigmoid of the task loss.
 :func:`chain` forecasts accuracy at new (N, D) through both, pairing the posterior draws.
+Direct (:class:`TaskDirect`, ``task-direct``): accuracy in (N, D) with no task loss measured,
+PassUntil's form above a fixed chance floor (for suites such as Pythia).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import xarray as xr
 from ..errors import BayeslawsError
 from ..intervals import describe
 from .base import Law, Param
-from .chinchilla import Chinchilla
+from .chinchilla import D_REF, N_REF, Chinchilla
 
 
 class TaskLoss(Chinchilla):
@@ -97,6 +99,74 @@ class TaskAccuracy(Law):
         """Return the accuracy (see the class docstring)."""
         z = p["k"] * (xp.exp(x["task_loss"]) - p["L0"])
         return p["b"] + p["a"] * xp.exp(-xp.logaddexp(0.0, z))
+
+
+class TaskDirect(Law):
+    r"""Task accuracy directly in parameters and tokens: PassUntil's law above the chance floor.
+
+    .. math::
+
+        \mathrm{Acc}(N, D) = c + (1 - c)\, e^{-\hat L(N, D)}, \qquad
+        \hat L(N, D) = E + \frac{A}{N^\alpha} + \frac{B}{D^\beta}
+
+    where :math:`c` is the task's chance accuracy (an input column ``chance``, taken from the task
+    definition: 1/4 for four options, 1/2 for two; not fitted). The fraction of the way from
+    chance to perfect, :math:`p = (\mathrm{Acc} - c)/(1 - c)`, follows
+    :math:`-\log p = \hat L`, which is Hu et al.'s strict task scaling law
+    :math:`-\log PU(N) = c N^{-\alpha}` (LAWS.md section 6: :math:`F = \log(-\log PU)` linear in
+    :math:`\log N`) with the floor :math:`E` and the tokens term of the loss law added, so that
+    :math:`\hat L` is a latent loss-like proxy (the per-answer loss for which the accuracy would
+    be :math:`e^{-\hat L}`) with the Chinchilla form of :class:`TaskLoss`.
+
+    Why this form rather than a sigmoid of a latent loss: with no measured task loss, a sigmoid
+    :math:`\sigma(k(\log \hat L - \log L_0))` has a scale freedom (:math:`\hat L \to s\hat L`
+    is absorbed by :math:`L_0`) and two more parameters (steepness, ceiling) that a few sizes do
+    not pin down; here every parameter is identified from accuracies alone, the ceiling is
+    :math:`c + (1 - c)e^{-E}`, and the curve is S-shaped in :math:`\log N` (a Gompertz curve),
+    flat at chance for small models (emergence) and saturating for large ones. Sampled like
+    :class:`Chinchilla` through :math:`A_0, B_0` at :math:`N = 10^9`, :math:`D = 2\cdot10^{10}`.
+    Accuracy is modelled in levels (``positive_target = False``; binomial noise is additive). The
+    ``family`` is the task, partially pooled across tasks. A task whose fitted models all sit at
+    chance does not identify the law (every large :math:`\hat L` fits); Hu et al.'s point is that
+    such tasks need a finer metric (PassUntil), not a different law.
+
+    References
+    ----------
+    Hu et al. 2023, "Predicting Emergent Abilities with Infinite Resolution Evaluation",
+    arXiv:2310.03262 (ICLR 2024).
+    Hoffmann et al. 2022, arXiv:2203.15556 (the (N, D) form); Biderman et al. 2023, "Pythia",
+    arXiv:2304.01373 (the data it is tested on).
+    """
+
+    name = "task-direct"
+    target = "accuracy"
+    positive_target = False
+    inputs = ("params", "tokens", "chance")
+    params = (
+        Param("E", math.log(0.3), 1.0, family_scale=0.7, doc="-log of the ceiling above chance"),
+        Param("A0", math.log(0.5), 1.0, family_scale=0.7, doc="N-term of -log p at N = 1e9"),
+        Param("B0", math.log(0.3), 1.0, family_scale=0.7, doc="D-term of -log p at D = 2e10"),
+        Param("alpha", math.log(0.4), 0.5, family_scale=0.3, doc="exponent in N"),
+        Param("beta", math.log(0.4), 0.5, family_scale=0.3, doc="exponent in D"),
+    )
+    derived_names = ("A", "B", "ceiling_frac")
+    formula_text = "accuracy = chance + (1 - chance) exp(-(E + A/N^alpha + B/D^beta))"
+    reference = "Hu et al. 2023, arXiv:2310.03262; Hoffmann et al. 2022 (N, D form)"
+    default_noise = {"likelihood": "student_t", "sigma_scale": 0.05}
+
+    def formula(self, x, p, xp):
+        """Return the accuracy (see the class docstring)."""
+        n_term = p["log_A0"] - p["alpha"] * (x["params"] - math.log(N_REF))
+        d_term = p["log_B0"] - p["beta"] * (x["tokens"] - math.log(D_REF))
+        lhat = p["E"] + xp.exp(n_term) + xp.exp(d_term)
+        chance = xp.exp(x["chance"])
+        return chance + (1.0 - chance) * xp.exp(-lhat)
+
+    def derived(self, p, xp):
+        """Return A, B (raw units) and the ceiling as a fraction of the way above chance."""
+        return {"A": xp.exp(p["log_A0"] + p["alpha"] * math.log(N_REF)),
+                "B": xp.exp(p["log_B0"] + p["beta"] * math.log(D_REF)),
+                "ceiling_frac": xp.exp(-p["E"])}
 
 
 def _flat(da: xr.DataArray) -> np.ndarray:
