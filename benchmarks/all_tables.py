@@ -95,6 +95,9 @@ def main(argv=None) -> None:
            report["divergences"], "alpha_population": round(pop["alpha"], 3),
            "beta_population": round(pop["beta"], 3)}
     print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+    worst = sorted(report["rhat"], key=lambda v: -report["rhat"][v])[:5]
+    print("largest R-hat: " + ", ".join(f"{v} {report['rhat'][v]:.3f} (ESS "
+                                        f"{report['ess_bulk'][v]:.0f})" for v in worst))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     tmp = args.out + ".tmp"
     pd.DataFrame([row]).to_csv(tmp, index=False)
