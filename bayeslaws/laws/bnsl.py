@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..errors import SpecError
 from .base import Law, Param
 from .power_law import X_REF
@@ -59,16 +61,36 @@ class BNSL(Law):
     derived_names = ("b",)
     formula_text = "y = a + b x^-c0 prod_i (1 + (x/d_i)^(1/f_i))^(-c_i f_i)"
     reference = "Caballero et al. 2022, arXiv:2210.14891"
+    #: Student-t degrees of freedom kept >= 1 (see the class docstring)
+    default_noise = {"likelihood": "student_t", "sigma_scale": 0.05, "nu_min": 1.0}
 
-    def __init__(self, input: str = "seen_examples", breaks: int = 1, **kwargs):
+    def __init__(self, input: str = "seen_examples", breaks: int = 1,
+                 x_range: tuple[float, float] | list | None = None, **kwargs):
         if input not in X_REF:
             raise SpecError(f"bnsl input must be one of {sorted(X_REF)}, not {input!r}")
         if not isinstance(breaks, int) or isinstance(breaks, bool) or not 1 <= breaks <= 3:
             raise SpecError(f"bnsl breaks must be 1, 2 or 3, not {breaks!r}")
+        if x_range is not None:
+            try:
+                lo, hi = (float(v) for v in x_range)
+            except (TypeError, ValueError):
+                raise SpecError(f"bnsl x_range must be [low, high] in {input} units, "
+                                f"not {x_range!r}") from None
+            if not 0 < lo < hi < math.inf:
+                raise SpecError(f"bnsl x_range must satisfy 0 < low < high, not {x_range!r}")
+            x_range = (lo, hi)
         self.input = input
         self.inputs = (input,)
         self.breaks = breaks
-        log_ref = math.log(X_REF[input])
+        self.x_range = x_range
+        if x_range is None:  # not yet bound to data: breaks spread around the reference decade
+            log_lo = math.log(X_REF[input]) - 3.0 * math.log(10.0)
+            log_hi = math.log(X_REF[input]) + 3.0 * math.log(10.0)
+        else:
+            log_lo, log_hi = math.log(x_range[0]), math.log(x_range[1])
+        span = max(log_hi - log_lo, math.log(10.0))  # at least one decade
+        #: log of the reference x of b0: the centre of the fitted range (X_REF before binding)
+        self.log_ref = (math.log(X_REF[input]) if x_range is None else 0.5 * (log_lo + log_hi))
         params = [
             Param("a", math.log(0.5), 1.0, family_scale=0.3, doc="limit (unimprovable value)"),
             Param("b0", math.log(0.5), 1.0, family_scale=0.5,
@@ -76,26 +98,38 @@ class BNSL(Law):
             Param("c0", math.log(0.1), 1.0, family_scale=0.3, doc="initial log-log slope"),
         ]
         for i in range(1, breaks + 1):
-            # breaks spread over the reference decade when there are several
-            loc = log_ref + (i - (breaks + 1) / 2) * math.log(10.0)
+            # break i centred at the i-th of breaks + 1 equal parts of the fitted log-x range,
+            # two prior sds to either side of it (so the breaks stay inside the data)
+            loc = log_lo + span * i / (breaks + 1)
             params += [
-                Param(f"c{i}", 0.1, 0.5, log=False, family_scale=0.2,
-                      doc=f"change of log-log slope at break {i}"),
-                Param(f"d{i}", loc, 3.0, family_scale=0.5, doc=f"location of break {i} (x units)"),
-                Param(f"f{i}", 0.0, 1.0, family_scale=0.3, doc=f"sharpness of break {i} "
-                      "(smaller is sharper)"),
+                Param(f"c{i}", math.log(0.2), 1.0, family_scale=0.3,
+                      doc=f"steepening of the log-log slope at break {i} (positive)"),
+                Param(f"d{i}", loc, span / (4.0 * breaks), family_scale=0.3,
+                      doc=f"location of break {i} (x units)"),
+                Param(f"f{i}", math.log(span / (8.0 * breaks)), 0.75, family_scale=0.3,
+                      doc=f"sharpness of break {i}: width in log x (smaller is sharper)"),
             ]
         self.params = tuple(params)
         super().__init__(**kwargs)
 
+    def bind(self, table) -> "BNSL":
+        """This law with ``x_range`` set to the fitted input range, unless it was given."""
+        if self.x_range is not None:
+            return self
+        lx = np.asarray(table.x[self.input], dtype=float)
+        return self.with_options(x_range=[float(np.exp(lx.min())), float(np.exp(lx.max()))])
+
     def options(self) -> dict:
-        """The input column and the number of breaks."""
-        return {"input": self.input, "breaks": self.breaks}
+        """The input column, the number of breaks and (once bound to data) the fitted x range."""
+        opts = {"input": self.input, "breaks": self.breaks}
+        if self.x_range is not None:
+            opts["x_range"] = list(self.x_range)
+        return opts
 
     def formula(self, x, p, xp):
         """Return log y (see the class docstring)."""
         lx = x[self.input]
-        reducible = p["log_b0"] - p["c0"] * (lx - math.log(X_REF[self.input]))
+        reducible = p["log_b0"] - p["c0"] * (lx - self.log_ref)
         for i in range(1, self.breaks + 1):
             f = p[f"f{i}"]
             reducible = reducible - p[f"c{i}"] * f * _softplus((lx - p[f"log_d{i}"]) / f, xp)
@@ -103,4 +137,4 @@ class BNSL(Law):
 
     def derived(self, p, xp):
         """Return the paper's b (the segment-1 coefficient)."""
-        return {"b": xp.exp(p["log_b0"] + p["c0"] * math.log(X_REF[self.input]))}
+        return {"b": xp.exp(p["log_b0"] + p["c0"] * self.log_ref)}
