@@ -82,7 +82,8 @@ def test_bnsl_breaks_option_and_limits():
 
 def test_m4_solves_its_implicit_form():
     law = bl.laws.get("m4")
-    p = {"eps_inf": 0.3, "delta": 0.6, "beta0": 1.0, "c": 0.5, "alpha": 1.7}
+    # k0 = beta delta^alpha at the reference x (1e9 before the law is bound to data)
+    p = {"eps_inf": 0.3, "delta": 0.6, "k0": 0.6 ** 1.7, "c": 0.5, "alpha": 1.7}
     x = np.geomspace(1e3, 1e15, 50)
     eps = law.evaluate({"seen_examples": x}, p)
     lhs = (eps - 0.3) / (0.9 - eps) ** 1.7
@@ -96,7 +97,7 @@ def test_m4_solves_its_implicit_form():
 
 def test_m4_recovers_a_sigmoid_curve():
     law = bl.laws.get("m4")
-    truth = {"eps_inf": 0.3, "delta": 0.6, "beta0": 1.0, "c": 0.5, "alpha": 1.0}
+    truth = {"eps_inf": 0.3, "delta": 0.6, "k0": 0.6, "c": 0.5, "alpha": 1.0}  # beta0 = 1
     x = np.geomspace(1e4, 1e14, 40)  # both ends of the sigmoid seen: NUTS trees stay short
     fit = _quiet_fit(law, _simulate(law, truth, x, 0.01, seed=2), seed=2, draws=300, tune=300)
     _check_recovery(fit, truth, {"eps_inf": 0.1, "c": 0.3, "alpha": 0.6})

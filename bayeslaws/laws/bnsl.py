@@ -99,14 +99,14 @@ class BNSL(Law):
         ]
         for i in range(1, breaks + 1):
             # break i centred at the i-th of breaks + 1 equal parts of the fitted log-x range,
-            # two prior sds to either side of it (so the breaks stay inside the data)
+            # three prior sds to either side of it (the data must show a break to place it)
             loc = log_lo + span * i / (breaks + 1)
             params += [
-                Param(f"c{i}", math.log(0.2), 1.0, family_scale=0.3,
+                Param(f"c{i}", math.log(0.2), 0.75, family_scale=0.3,
                       doc=f"steepening of the log-log slope at break {i} (positive)"),
-                Param(f"d{i}", loc, span / (4.0 * breaks), family_scale=0.3,
+                Param(f"d{i}", loc, span / (6.0 * breaks), family_scale=0.3,
                       doc=f"location of break {i} (x units)"),
-                Param(f"f{i}", math.log(span / (8.0 * breaks)), 0.75, family_scale=0.3,
+                Param(f"f{i}", math.log(span / (8.0 * breaks)), 0.5, family_scale=0.3,
                       doc=f"sharpness of break {i}: width in log x (smaller is sharper)"),
             ]
         self.params = tuple(params)
