@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--target-accept", type=_float)
     f.add_argument("--input", help="input column of power-law, bnsl or m4 (flops, params, tokens or "
                    "seen_examples)")
-    f.add_argument("--pooling", choices=["partial", "centred", "shared", "independent"])
+    f.add_argument("--pooling", choices=["partial", "shared", "independent"])
     f.add_argument("--all-rows", action="store_true",
                    help="use every row of a bundled dataset (no default selection)")
     f.add_argument("--quiet", action="store_true", help="no progress bar and no table")

@@ -8,12 +8,6 @@ For a parameter :math:`\theta` on its sampling scale (``log`` of positive quanti
   With one family there is nothing to pool: :math:`\theta_1 = \mu_\theta` (the non-hierarchical
   model, free of funnels), and :math:`\sigma_\theta` keeps its prior, so a new family is still
   drawn honestly wide.
-* ``centred``: the same population model, centred:
-  :math:`\theta_f \sim N(\mu_\theta, \sigma_\theta)` sampled directly (variable ``<name>``, dim
-  ``family``). Better geometry when the families' data pin their own values down and the
-  between-family spread is clearly away from zero (the non-centred form then couples every
-  :math:`z_f` to :math:`\sigma_\theta` and mixes slowly); worse (a funnel) when most families
-  are weakly informed and the spread may be small. With one family it is ``partial``.
 * ``shared``: one :math:`\theta \sim N(m, s)` for every family.
 * ``independent``: :math:`\theta_f \sim N(m, s)` per family, no population, so no new families.
 
@@ -53,8 +47,6 @@ def build_params(law, families: list[str]) -> dict:
             sigma = pm.HalfNormal(f"{name}_sigma", prm.family_scale)
             if n == 1:
                 out[name] = mu * pt.ones(1)
-            elif how == "centred":
-                out[name] = pm.Normal(name, mu, sigma, dims="family")
             else:
                 z = pm.Normal(f"{name}_z", 0.0, 1.0, dims="family")
                 out[name] = mu + sigma * z
@@ -70,7 +62,7 @@ def family_draws(law, posterior: xr.Dataset, families: list[str]) -> dict[str, x
         name, how = prm.sampled, law.pooling[prm.name]
         if how == "shared":
             out[name] = posterior[name] * ones
-        elif how == "independent" or (how == "centred" and len(families) > 1):
+        elif how == "independent":
             out[name] = posterior[name].assign_coords(family=fam)
         elif len(families) == 1:
             out[name] = posterior[f"{name}_mu"] * ones

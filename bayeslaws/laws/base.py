@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import SpecError
 
 #: Pooling choices for a parameter across families.
-POOLING = ("partial", "centred", "shared", "independent")
+POOLING = ("partial", "shared", "independent")
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,7 @@ class Law:
         ``{param: (loc, scale)}`` overriding the Normal prior of the population mean on the
         sampling scale, or ``{param: {"loc": .., "scale": .., "family_scale": ..}}``.
     pooling : str or dict, optional
-        ``"partial"`` (default, non-centred), ``"centred"`` (partial pooling written centred, see
-        :mod:`bayeslaws.hierarchy`), ``"shared"`` or ``"independent"``, for all parameters or per
+        ``"partial"`` (default), ``"shared"`` or ``"independent"``, for all parameters or per
         parameter as ``{param: pooling}``.
     noise : dict, optional
         Likelihood settings: ``{"likelihood": "student_t" | "normal" | "laplace", "sigma_scale":
