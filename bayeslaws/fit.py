@@ -32,6 +32,7 @@ def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="nump
 
         raise SpecError(f"extrapolation must be one of {EXTRAPOLATION}, not {extrapolation!r}")
     table = data_mod.prepare(law, data, family_column=family_column)
+    law = law.bind(table)  # data-relative default priors (bnsl's break range); else the same law
     families = table.families
     family_idx = pd.Index(families).get_indexer(table.family)
     model = build_model(law, table, families, family_idx)

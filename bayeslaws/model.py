@@ -2,7 +2,9 @@
 
 The likelihood is Student-t on the link scale (log of a positive target) by default:
 ``log y ~ StudentT(nu, mu = log f(x; theta_family), sigma)``, with
-``sigma ~ HalfNormal(sigma_scale)`` and ``nu ~ Gamma(2, 0.1)`` (Juarez & Steel 2010). A law may
+``sigma ~ HalfNormal(sigma_scale)`` and ``nu ~ Gamma(2, 0.1)`` (Juarez & Steel 2010), truncated to
+``nu >= nu_min`` when the law's noise sets ``nu_min`` (``nu_min: 1`` rules out tails heavier than
+Cauchy, in which a chain can "explain" a misfitted curve as outliers and stick). A law may
 choose ``normal`` or ``laplace`` (median regression, what a Huber fit with a tiny delta amounts to).
 """
 
@@ -46,7 +48,11 @@ def build_model(law, table, families: list[str], family_idx: np.ndarray):
         mu = law.formula(table.x, law.natural(rows, pt), pt)
         sigma = pm.HalfNormal("sigma", law.noise["sigma_scale"])
         if law.noise["likelihood"] == "student_t":
-            nu = pm.Gamma("nu", 2.0, 0.1)
+            nu_min = float(law.noise.get("nu_min", 0.0))
+            if nu_min > 0:  # Gamma(2, 0.1) truncated below: no near-improper tails
+                nu = pm.Truncated("nu", pm.Gamma.dist(2.0, 0.1), lower=nu_min)
+            else:
+                nu = pm.Gamma("nu", 2.0, 0.1)
             pm.StudentT(observed_name(law), nu=nu, mu=mu, sigma=sigma, observed=table.y, dims=dims)
         elif law.noise["likelihood"] == "laplace":
             pm.Laplace(observed_name(law), mu=mu, b=sigma, observed=table.y, dims=dims)

@@ -5,6 +5,7 @@
 and the forecasts of the held-out later part of each curve (``holdout=``).
 
     PYTHONPATH=. python -m bayeslaws.examples.revisiting NMT LM BB [--independent]
+        [--draws 1000 --chains 4]
 """
 
 from __future__ import annotations
@@ -95,7 +96,21 @@ def main(domains, **settings) -> None:
         sys.stdout.flush()
 
 
+def _cli(argv) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("domains", nargs="*", default=["NMT", "LM", "BB"])
+    p.add_argument("--independent", action="store_true",
+                   help="fit each curve on its own (no population), as the paper does")
+    p.add_argument("--draws", type=int, default=500)
+    p.add_argument("--tune", type=int, default=None, help="warm-up steps (default: --draws)")
+    p.add_argument("--chains", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    main(a.domains or ["NMT", "LM", "BB"], pooling="independent" if a.independent else "partial",
+         draws=a.draws, tune=a.draws if a.tune is None else a.tune, chains=a.chains, seed=a.seed)
+
+
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    pool = "independent" if "--independent" in args else "partial"
-    main([a for a in args if not a.startswith("--")] or ["NMT", "LM", "BB"], pooling=pool)
+    _cli(sys.argv[1:])

@@ -78,7 +78,8 @@ class Law:
         parameter as ``{param: pooling}``.
     noise : dict, optional
         Likelihood settings: ``{"likelihood": "student_t" | "normal" | "laplace", "sigma_scale":
-        float}``. ``laplace`` (median regression, scale ``sigma``) is what a Huber fit with a tiny
+        float, "nu_min": float}``; ``nu_min`` truncates the Gamma(2, 0.1) prior of the Student-t
+        degrees of freedom below (0, no truncation, by default). ``laplace`` (median regression, scale ``sigma``) is what a Huber fit with a tiny
         delta amounts to, as in several papers' fits.
     """
 
@@ -126,6 +127,10 @@ class Law:
         self.noise = dict(self.default_noise) | dict(noise or {})
         if self.noise["likelihood"] not in ("student_t", "normal", "laplace"):
             raise SpecError("noise likelihood must be 'student_t', 'normal' or 'laplace'")
+        nu_min = self.noise.get("nu_min", 0.0)
+        if not isinstance(nu_min, (int, float)) or isinstance(nu_min, bool) or not 0 <= nu_min < 30:
+            raise SpecError(f"noise nu_min (lower bound of the Student-t nu) must be a number in "
+                            f"[0, 30), not {nu_min!r}")
 
     # ----------------------------------------------------------------- the law itself
     def formula(self, x: dict[str, Any], p: dict[str, Any], xp) -> Any:
@@ -192,6 +197,16 @@ class Law:
                   for n, p in self._params.items() if p != defaults[n]}
         return {"law": self.name, "options": self.options(), "priors": priors,
                 "pooling": dict(self.pooling), "noise": dict(self.noise)}
+
+    def bind(self, table) -> "Law":
+        """The law to fit to ``table`` (a validated :class:`bayeslaws.data.RunTable`).
+
+        Most laws are data-free and return themselves. A law whose default priors are stated
+        relative to the data (``bnsl``: its breaks lie within the fitted input range) returns a
+        copy with that range fixed as an option, so the fitted law, saved with the fit, rebuilds
+        the same priors.
+        """
+        return self
 
     def options(self) -> dict:
         """Law-specific options (e.g. the input of ``power-law``); none by default."""

@@ -175,7 +175,8 @@ def learning_curves(form):
     """bnsl or m4 on the Revisiting benchmark's 5 LM curves, the held-out later parts in red."""
     from bayeslaws.examples import revisiting
 
-    fits, _train, test = revisiting.fit_forms("LM", forms=(form,), **SETTINGS)
+    fits, _train, test = revisiting.fit_forms("LM", forms=(form,), pooling="independent",
+                                              **SETTINGS)
     fits[form].plot.fit(os.path.join(HERE, f"{form}.png"), holdout=test)
 
 
