@@ -45,8 +45,14 @@ def enable_compilation_cache() -> None:
     path = cache_dir()
     if path is None:
         return
+    import hashlib
+
     import jax
 
+    # One sub-folder per JAX version and XLA flag set (the flags carry the host device count):
+    # processes set up differently never read each other's executables.
+    flags = hashlib.sha1(os.environ.get("XLA_FLAGS", "").encode()).hexdigest()[:10]
+    path = os.path.join(path, f"jax-{jax.__version__}-{flags}")
     try:
         os.makedirs(path, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", path)

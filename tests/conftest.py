@@ -13,6 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# The suite compiles into its own JAX cache (unless the caller chose one, as .ci/run does), so
+# entries written by other processes on the machine are never read by the tests.
+if not os.environ.get("BAYESLAWS_JAX_CACHE"):
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["BAYESLAWS_JAX_CACHE"] = tempfile.mkdtemp(prefix="bayeslaws-test-jax-")
+    atexit.register(shutil.rmtree, os.environ["BAYESLAWS_JAX_CACHE"], True)
+
 import bayeslaws as bl
 from bayeslaws.laws.chinchilla import D_REF, N_REF
 
