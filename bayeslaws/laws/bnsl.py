@@ -48,6 +48,8 @@ class BNSL(Law):
         The fitted input range (x units) that the default priors of the breaks refer to. Left
         out, :meth:`bind` sets it from the data at fit time, and the fitted law keeps it.
 
+    Notes
+    -----
     Sampled parameters: ``a`` (limit), ``b0``, ``c0``, and per break ``c<i>``, ``d<i>`` and
     ``f<i>``, all positive (log scale). ``b`` is derived.
 
