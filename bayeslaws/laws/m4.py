@@ -19,6 +19,15 @@ def _softplus(z, xp):
     return xp.logaddexp(0.0, z)
 
 
+def _stop_gradient(z, xp):
+    """``z`` with no gradient flowing back through it (pytensor); numpy has no gradients."""
+    if xp is np:
+        return z
+    from pytensor.gradient import zero_grad
+
+    return zero_grad(z)
+
+
 def solve_log_share(log_g, alpha, xp, steps: int = NEWTON_STEPS):
     r"""Solve :math:`u / (1-u)^\alpha = g` for :math:`u \in (0, 1)`; return :math:`\log u`.
 
@@ -33,15 +42,30 @@ def solve_log_share(log_g, alpha, xp, steps: int = NEWTON_STEPS):
     gradients flow through the unrolled steps. Everything is in softplus form, so no step
     overflows for any :math:`\log g` or :math:`\alpha > 0`.
     """
-    lo = xp.minimum(log_g, log_g / alpha)
-    hi = xp.maximum(log_g, log_g / alpha)
-    t = xp.where(alpha < 1.0, lo, hi)
-    for _ in range(steps):
+    def newton_step(t, log_g, alpha):
         sp_pos = _softplus(t, xp)
         sp_neg = _softplus(-t, xp)
         h = t - (1.0 - alpha) * sp_pos - log_g
         slope = xp.exp(-sp_pos) + alpha * xp.exp(-sp_neg)  # sigma(-t) + alpha sigma(t)
-        t = t - h / slope
+        return t - h / slope
+
+    # The iterations run on gradient-stopped inputs; one last step with gradients attached gives,
+    # at the root, exactly the implicit-function gradient dt/dθ = -(dh/dθ) / h'(t) (the step's
+    # derivative in t vanishes there). Back-propagating through every step instead made XLA
+    # compile the NUTS loop for over a minute.
+    g0, a0 = _stop_gradient(log_g, xp), _stop_gradient(alpha, xp)
+    lo = xp.minimum(g0, g0 / a0)
+    hi = xp.maximum(g0, g0 / a0)
+    t = xp.where(a0 < 1.0, lo, hi)
+    if xp is np:
+        for _ in range(steps - 1):
+            t = newton_step(t, g0, a0)
+    else:  # one loop body for XLA to compile, not steps - 1 unrolled copies of it
+        import pytensor
+
+        t = pytensor.scan(lambda t_, g_, a_: newton_step(t_, g_, a_), outputs_info=[t],
+                          non_sequences=[g0, a0], n_steps=steps - 1, return_updates=False)[-1]
+    t = newton_step(t, log_g, alpha)
     return -_softplus(-t, xp)
 
 
