@@ -299,7 +299,7 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
         results = sample_on_cluster(law, tables, rows, settings, cluster=cluster,
                                     chunk_size=chunk_size)
     config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
-              "sampler": "numpyro-batched", "target_accept": float(target_accept),
+              "sampler": sampling.BATCHED, "target_accept": float(target_accept),
               "family_column": family_column, "retried": False, "extrapolation": extrapolation}
     fits: list = []
     for table, (idata, used_accept, report) in zip(tables, results):

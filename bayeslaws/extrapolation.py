@@ -59,6 +59,7 @@ import xarray as xr
 from . import data as data_mod
 from . import hierarchy
 from .errors import ConvergenceWarning
+from .sampling import single_sampler
 
 #: Compute quantiles at which the training rows are cut for the inner backtests.
 FRACTIONS = (0.5, 0.65, 0.8)
@@ -251,22 +252,34 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
     frame = table.frame.reset_index(drop=True)
     groups = []
     masks = backtest_splits(law, table, fractions)
-    for k, mask in enumerate(masks):
+    folds = []  # (training mask, held-out mask) of the folds that have rows to score
+    for mask in masks:
         out = ~mask
         if not hierarchy.has_population(law):
             # no population to draw an unseen family from: score only the refit's families
             out &= np.isin(table.family, np.unique(table.family[mask]))
-            if not out.any():
-                continue
-        train = frame[mask]
+        if out.any():
+            folds.append((mask, out))
+    with warnings.catch_warnings():
+        # A short refit on part of the data is a measuring device; its sampler notes are
+        # not the user's business (the main fit is checked in full).
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        trains = [frame[mask] for mask, _ in folds]
+        if single_sampler(sampler) == "numpyro":  # the folds in one compiled program
+            from .batch import fit_many
+
+            subs = fit_many(law, trains, seed=seed + 1000, chains=chains,
+                            family_column=family_column, **FOLD_SAMPLING)
+        else:
+            subs = [fit_law(law, train, seed=seed + 1000 * (k + 1), chains=chains,
+                            sampler=single_sampler(sampler), family_column=family_column,
+                            extrapolation=None,
+                            **FOLD_SAMPLING) for k, train in enumerate(trains)]
+    for (mask, out), sub in zip(folds, subs):
         held = frame[out]
         with warnings.catch_warnings():
-            # A short refit on part of the data is a measuring device; its sampler notes are
-            # not the user's business (the main fit is checked in full).
-            warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", UserWarning)
-            sub = fit_law(law, train, seed=seed + 1000 * (k + 1), chains=chains, sampler=sampler,
-                          family_column=family_column, extrapolation=None, **FOLD_SAMPLING)
             pred = sub.predict(held, seed=seed, discrepancy=False)
         link = pred.predictive.values.reshape(-1, len(held))
         if law.positive_target:
@@ -411,8 +424,8 @@ def leave_largest_out(fit, *, holdout: float = HOLDOUT, seed: int = 0) -> dict[s
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
         sub = fit_law(law, frame[keep], seed=cfg["seed"] + 17, draws=cfg["draws"],
-                      tune=cfg["tune"], chains=cfg["chains"], sampler=cfg["sampler"],
-                      family_column=cfg["family_column"],
+                      tune=cfg["tune"], chains=cfg["chains"],
+                      sampler=single_sampler(cfg["sampler"]), family_column=cfg["family_column"],
                       extrapolation=cfg.get("extrapolation", "backtest"))
         pred = sub.predict(frame[~keep], seed=seed)
     samples = pred.predictive.values.reshape(-1, int((~keep).sum()))
