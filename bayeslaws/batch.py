@@ -223,7 +223,8 @@ def _shards(lanes: int) -> int:
 def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int = 1000,
              tune: int = 1000, chains: int = 4, target_accept: float = 0.9,
              family_column: str = "family", extrapolation: str | None = None,
-             progress: bool = False, cluster=None, chunk_size: int | None = None) -> list:
+             progress: bool = False, cluster=None, chunk_size: int | None = None,
+             dense_mass: bool = False) -> list:
     """Fit ``law`` to each table in ``datasets`` in one compiled, batched NUTS program.
 
     Parameters
@@ -253,6 +254,8 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
     chunk_size : int, optional
         Tables per Dask task (with ``cluster``); default: the tables split evenly over the
         cluster's workers.
+    dense_mass : bool
+        Adapt a dense mass matrix per chain (see :func:`bayeslaws.sampling.sample`).
 
     Returns
     -------
@@ -290,7 +293,8 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
         n_fam = len(t.families)
         rows[n_fam] = max(rows.get(n_fam, MIN_ROWS), padded_rows(len(t.y)))
     settings = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
-                "target_accept": float(target_accept), "progress": bool(progress)}
+                "target_accept": float(target_accept), "progress": bool(progress),
+                "dense_mass": bool(dense_mass)}
     if cluster is None:
         results = _sample_tables(law, tables, list(range(len(tables))), rows, **settings)
     else:
@@ -300,7 +304,8 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
                                     chunk_size=chunk_size)
     config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
               "sampler": sampling.BATCHED, "target_accept": float(target_accept),
-              "family_column": family_column, "retried": False, "extrapolation": extrapolation}
+              "family_column": family_column, "retried": False, "extrapolation": extrapolation,
+              "dense_mass": bool(dense_mass)}
     fits: list = []
     for table, (idata, used_accept, report) in zip(tables, results):
         cfg = dict(config)
@@ -315,7 +320,7 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
 
 def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *, seed: int,
                    draws: int, tune: int, chains: int, target_accept: float,
-                   progress: bool = False) -> list[tuple]:
+                   progress: bool = False, dense_mass: bool = False) -> list[tuple]:
     """Sample prepared tables (``indices``: their positions in the caller's list; ``rows``: the
     padded row count per number of families). Tables with divergences are rerun once at
     :data:`~bayeslaws.fit.RETRY_TARGET_ACCEPT`.
@@ -330,7 +335,8 @@ def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *,
     groups: dict[int, list[int]] = {}
     for i, t in enumerate(tables):
         groups.setdefault(len(t.families), []).append(i)
-    kw = dict(seed=seed, draws=draws, tune=tune, chains=chains, progress=progress)
+    kw = dict(seed=seed, draws=draws, tune=tune, chains=chains, progress=progress,
+              dense_mass=dense_mass)
     for n_fam, members in groups.items():
         idatas = _sample_group(law, [tables[i] for i in members], n_fam,
                                indices=[indices[i] for i in members], rows=rows[n_fam],
@@ -356,7 +362,7 @@ def _free(law, idata) -> list[str]:
 
 
 def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, tune, chains,
-                  target_accept, progress) -> list:
+                  target_accept, progress, dense_mass=False) -> list:
     """Sample tables that share a model structure; returns one DataTree per table.
 
     ``indices`` are the tables' positions in the caller's list and ``rows`` the padded row count
@@ -411,7 +417,7 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
     z0 = [np.concatenate(parts)[lane_of] for parts in jitter]
 
     run = _runner(program, chains=chains, draws=draws, tune=tune, target_accept=target_accept,
-                  lanes=per_shard, shards=shards)
+                  lanes=per_shard, shards=shards, dense_mass=bool(dense_mass))
 
     start = time.perf_counter()
     constrained, stats = run(keys, z0, data)

@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=_seed)
     f.add_argument("--sampler", choices=["numpyro", "nutpie", "pymc"])
     f.add_argument("--target-accept", type=_float)
+    f.add_argument("--dense-mass", action="store_true", default=None,
+                   help="adapt a dense mass matrix in NUTS (parameters that trade off linearly)")
     f.add_argument("--input", help="input column of power-law, bnsl or m4 (flops, params, tokens or "
                    "seen_examples)")
     f.add_argument("--pooling", choices=["partial", "shared", "independent"])
@@ -251,7 +253,7 @@ def cmd_fit(args) -> None:
                 print(f"note: {meta.fit_query_reason} (--all-rows to use all)", file=sys.stderr)
         else:
             data = read_table(args.data)
-    for key in ("draws", "tune", "chains", "seed", "sampler", "target_accept"):
+    for key in ("draws", "tune", "chains", "seed", "sampler", "target_accept", "dense_mass"):
         if getattr(args, key) is not None:
             sampler[key] = getattr(args, key)
     if args.no_extrapolation:

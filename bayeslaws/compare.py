@@ -156,7 +156,8 @@ def _refit_note(wrapper, settings: dict) -> list[str]:
 
 
 def _refit_settings(fit, refit: dict | None) -> dict:
-    keys = ("seed", "draws", "tune", "chains", "sampler", "target_accept", "family_column")
+    keys = ("seed", "draws", "tune", "chains", "sampler", "target_accept", "family_column",
+            "dense_mass")
     settings = {k: fit.config[k] for k in keys if k in fit.config}
     settings.update(refit or {})
     return settings

@@ -235,7 +235,8 @@ def backtest_splits(law, table, fractions=FRACTIONS) -> list[np.ndarray]:
 
 
 def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family", seed: int = 0,
-                       sampler: str = "numpyro", chains: int = 4, fractions=FRACTIONS):
+                       sampler: str = "numpyro", chains: int = 4, fractions=FRACTIONS,
+                       dense_mass: bool = False):
     """Refit ``law`` on the lower part of ``frame`` at each fold and score the upper part.
 
     Returns
@@ -270,11 +271,11 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
             from .batch import fit_many
 
             subs = fit_many(law, trains, seed=seed + 1000, chains=chains,
-                            family_column=family_column, **FOLD_SAMPLING)
+                            family_column=family_column, dense_mass=dense_mass, **FOLD_SAMPLING)
         else:
             subs = [fit_law(law, train, seed=seed + 1000 * (k + 1), chains=chains,
                             sampler=single_sampler(sampler), family_column=family_column,
-                            extrapolation=None,
+                            extrapolation=None, dense_mass=dense_mass,
                             **FOLD_SAMPLING) for k, train in enumerate(trains)]
     for (mask, out), sub in zip(folds, subs):
         held = frame[out]
@@ -326,7 +327,8 @@ class Discrepancy:
         cfg = fit.config
         groups, folds = backtest_residuals(
             fit.law, fit.data, family_column=cfg["family_column"], seed=cfg["seed"],
-            sampler=cfg["sampler"], chains=cfg["chains"], fractions=fractions)
+            sampler=cfg["sampler"], chains=cfg["chains"], fractions=fractions,
+            dense_mass=cfg.get("dense_mass", False))
         return cls.from_groups(fit, groups, folds, prior=prior)
 
     @classmethod
@@ -426,7 +428,8 @@ def leave_largest_out(fit, *, holdout: float = HOLDOUT, seed: int = 0) -> dict[s
         sub = fit_law(law, frame[keep], seed=cfg["seed"] + 17, draws=cfg["draws"],
                       tune=cfg["tune"], chains=cfg["chains"],
                       sampler=single_sampler(cfg["sampler"]), family_column=cfg["family_column"],
-                      extrapolation=cfg.get("extrapolation", "backtest"))
+                      extrapolation=cfg.get("extrapolation", "backtest"),
+                      dense_mass=cfg.get("dense_mass", False))
         pred = sub.predict(frame[~keep], seed=seed)
     samples = pred.predictive.values.reshape(-1, int((~keep).sum()))
     y = frame.loc[~keep, law.target].to_numpy(float)

@@ -25,7 +25,7 @@ EXTRAPOLATION = ("backtest", None)
 
 def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="numpyro",
             target_accept=0.9, progress=False, family_column="family",
-            extrapolation="backtest") -> "Fit":
+            extrapolation="backtest", dense_mass=False) -> "Fit":
     """Fit ``law`` to ``data`` (see :meth:`bayeslaws.laws.Law.fit`)."""
     if extrapolation not in EXTRAPOLATION:
         from .errors import SpecError
@@ -40,16 +40,17 @@ def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="nump
     config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
               "sampler": sampler, "target_accept": float(target_accept),
               "family_column": family_column, "retried": False,
-              "extrapolation": extrapolation}
+              "extrapolation": extrapolation, "dense_mass": bool(dense_mass)}
     free = [v.name for v in model.free_RVs]
     idata = sampling.sample(model, draws=draws, tune=tune, chains=chains, seed=seed,
-                            target_accept=target_accept, sampler=sampler, progress=progress)
+                            target_accept=target_accept, sampler=sampler, progress=progress,
+                            dense_mass=dense_mass)
     report = diagnostics.diagnose(idata, free)
     if report["divergences"] and target_accept < RETRY_TARGET_ACCEPT:
         # One automatic retry with smaller steps before warning (divergences bias the posterior).
         idata = sampling.sample(model, draws=draws, tune=tune, chains=chains, seed=seed,
                                 target_accept=RETRY_TARGET_ACCEPT, sampler=sampler,
-                                progress=progress)
+                                progress=progress, dense_mass=dense_mass)
         report = diagnostics.diagnose(idata, free)
         config.update(retried=True, target_accept=RETRY_TARGET_ACCEPT)
     result = Fit(law, idata, table.frame, config, families, _fresh=True)

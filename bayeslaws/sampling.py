@@ -108,7 +108,7 @@ def _quiet(progress: bool):
 
 
 def sample(model, *, draws: int, tune: int, chains: int, seed: int, target_accept: float,
-           sampler: str = "numpyro", progress: bool = False):
+           sampler: str = "numpyro", progress: bool = False, dense_mass: bool = False):
     """Sample the free variables of ``model`` with NUTS and return an ArviZ ``DataTree``.
 
     Parameters
@@ -123,6 +123,11 @@ def sample(model, *, draws: int, tune: int, chains: int, seed: int, target_accep
     sampler : {"numpyro", "nutpie", "pymc"}
     progress : bool
         Show a progress bar.
+    dense_mass : bool
+        Adapt a dense mass matrix (the posterior's correlations) instead of a diagonal one:
+        numpyro's ``dense_mass``, PyMC's ``jitter+adapt_full``, nutpie's low-rank modified mass
+        matrix. Worth it for a few dozen parameters that trade off linearly; costly for
+        hundreds.
     """
     import pymc as pm
 
@@ -139,11 +144,16 @@ def sample(model, *, draws: int, tune: int, chains: int, seed: int, target_accep
                   progressbar=progress, var_names=free, nuts_sampler=sampler)
     if sampler == "numpyro":
         enable_compilation_cache()
-        kwargs["nuts"] = {"chain_method": chain_method(chains), "target_accept": target_accept}
+        kwargs["nuts"] = {"chain_method": chain_method(chains), "target_accept": target_accept,
+                          "dense_mass": bool(dense_mass)}
     elif sampler == "nutpie":
         kwargs["nuts"] = {"target_accept": target_accept}
+        if dense_mass:
+            kwargs["nuts"]["low_rank_modified_mass_matrix"] = True
     else:
         kwargs.update(target_accept=target_accept, cores=min(chains, os.cpu_count() or 1),
                       compute_convergence_checks=False)
+        if dense_mass:
+            kwargs["init"] = "jitter+adapt_full"
     with _quiet(progress), model:
         return pm.sample(**kwargs)

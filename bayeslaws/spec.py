@@ -5,7 +5,7 @@ Keys: ``name``, ``description``, ``law`` (registered name), ``law_options`` (``i
 ``priors``, ``pooling``, ``noise``), ``data`` (bundled dataset name or CSV path relative to the
 spec), ``filter`` (pandas query of usable rows), ``train`` (pandas query of the fitted rows; the
 other usable rows are the held-out check), ``sampler`` (``draws``, ``tune``, ``chains``, ``seed``,
-``target_accept``) and ``published`` (``{source: {param: value}}``).
+``target_accept``, ``dense_mass``) and ``published`` (``{source: {param: value}}``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from . import laws
 from .data import read_table
 from .errors import SpecError
 
+#: Settings a spec's ``sampler`` mapping may give (keyword arguments of ``Law.fit``).
+SAMPLER_KEYS = {"draws", "tune", "chains", "seed", "sampler", "target_accept", "dense_mass"}
 KEYS = {"name", "description", "law", "law_options", "data", "filter", "train", "sampler",
         "published", "notes"}
 
@@ -97,6 +99,10 @@ def load_spec(path: str) -> ModelSpec:
     for key in ("law", "data"):
         if key not in raw:
             raise SpecError(f"{path}: missing required key {key!r}")
+    bad = set(raw.get("sampler") or {}) - SAMPLER_KEYS
+    if bad:
+        raise SpecError(f"{path}: unknown sampler settings {sorted(bad)}; allowed: "
+                        f"{sorted(SAMPLER_KEYS)}")
     spec = ModelSpec(name=raw.get("name") or os.path.splitext(os.path.basename(path))[0],
                      law_name=raw["law"], data=str(raw["data"]), path=path,
                      description=raw.get("description", ""),

@@ -230,7 +230,8 @@ class Law:
 
     def fit(self, data, *, seed: int = 0, draws: int = 1000, tune: int = 1000, chains: int = 4,
             sampler: str = "numpyro", target_accept: float = 0.9, progress: bool = False,
-            family_column: str = "family", extrapolation: str | None = "backtest"):
+            family_column: str = "family", extrapolation: str | None = "backtest",
+            dense_mass: bool = False):
         """Sample the posterior of the law given a run table.
 
         Parameters
@@ -252,6 +253,10 @@ class Law:
             How forecasts beyond the fitted range widen: ``"backtest"`` learns a drift rate per
             decade of distance from refits on the smaller runs (on first use, see
             :mod:`bayeslaws.extrapolation`); None keeps the plain posterior predictive.
+        dense_mass : bool
+            Adapt a dense mass matrix in NUTS (see :func:`bayeslaws.sampling.sample`); for
+            posteriors whose parameters trade off linearly (e.g. a shared curve shape against
+            its pooled location, ``models/densing_xiao2024.yaml``).
 
         Returns
         -------
@@ -261,7 +266,8 @@ class Law:
 
         return fit_law(self, data, seed=seed, draws=draws, tune=tune, chains=chains,
                        sampler=sampler, target_accept=target_accept, progress=progress,
-                       family_column=family_column, extrapolation=extrapolation)
+                       family_column=family_column, extrapolation=extrapolation,
+                       dense_mass=dense_mass)
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options().items())
