@@ -236,8 +236,11 @@ def backtest_splits(law, table, fractions=FRACTIONS) -> list[np.ndarray]:
 
 def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family", seed: int = 0,
                        sampler: str = "numpyro", chains: int = 4, fractions=FRACTIONS,
-                       dense_mass: bool = False):
+                       dense_mass: bool = False, batched: bool = True):
     """Refit ``law`` on the lower part of ``frame`` at each fold and score the upper part.
+
+    With numpyro (``batched=True``, the default) the folds' refits run as one compiled program
+    (:func:`bayeslaws.batch.fit_many`); otherwise one :meth:`~bayeslaws.laws.Law.fit` per fold.
 
     Returns
     -------
@@ -267,7 +270,7 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
         trains = [frame[mask] for mask, _ in folds]
-        if single_sampler(sampler) == "numpyro":  # the folds in one compiled program
+        if batched and single_sampler(sampler) == "numpyro":  # one compiled program
             from .batch import fit_many
 
             subs = fit_many(law, trains, seed=seed + 1000, chains=chains,
