@@ -61,6 +61,7 @@ def warn_if_unconverged(report: dict, *, stacklevel: int = 3) -> list[str]:
     if found:
         warnings.warn("the posterior may not be trustworthy: " + "; ".join(found) +
                       ". Remedy: more draws/tune (--draws, --tune), more chains, a higher "
-                      "target_accept, tighter priors, or shared pooling for the parameters named.",
+                      "target_accept, a dense mass matrix (--dense-mass) where parameters trade "
+                      "off, tighter priors, or shared pooling for the parameters named.",
                       ConvergenceWarning, stacklevel=stacklevel)
     return found
