@@ -35,8 +35,8 @@ datasets (``benchmarks/extrapolation.py``; no held-out run enters it). Its one-d
 posterior is computed on a grid and its draws are paired with the posterior draws of the fit.
 
 Why this kernel: on the inner backtests (training rows only) of six datasets the marginal
-likelihood of Brownian motion alone (1427.8) and Brownian motion plus drift (1427.5) are equal
-and far above a drift alone (1215.8): errors already appear just past the edge of the data. The
+likelihood of Brownian motion alone (1437.6) and Brownian motion plus drift (1437.3) are equal
+and far above a drift alone (1217.2): errors already appear just past the edge of the data. The
 two agree within the one decade the backtests probe; the drift term is kept because exponent
 errors grow linearly further out, where being too wide is the lesser failure.
 
