@@ -136,3 +136,25 @@ def test_internal_error_is_one_line_exit_1(monkeypatch, capsys):
     code, _, err = run(["laws"], capsys)
     assert code == 1
     assert err.strip().count("\n") == 0 and "--debug" in err and "something inside broke" in err
+
+
+def test_sampler_flags_reach_law_fit(monkeypatch, tmp_path, capsys):
+    """--dense-mass, --target-accept and --sampler are handed to Law.fit (stopped before sampling)."""
+    from bayeslaws.laws.base import Law
+
+    seen = []
+
+    def record(self, data, **kw):
+        seen.append(kw)
+        raise RuntimeError("stop before sampling")
+
+    monkeypatch.setattr(Law, "fit", record)
+    base = ["fit", "chinchilla", "--data", "chinchilla_epoch", "--out", str(tmp_path / "f.nc"),
+            "--quiet"]
+    assert run(base + ["--dense-mass", "--target-accept", "0.95", "--sampler", "pymc"],
+               capsys)[0] == 1
+    assert run(base, capsys)[0] == 1
+    assert seen[0]["dense_mass"] is True and seen[0]["target_accept"] == 0.95
+    assert seen[0]["sampler"] == "pymc"
+    assert "dense_mass" not in seen[1]  # Law.fit's default (diagonal) applies
+    assert not (tmp_path / "f.nc").exists()
