@@ -214,6 +214,7 @@ def cmd_fit(args) -> None:
     from . import datasets, laws
     from .data import read_table
     from .errors import BayeslawsError
+    from .sampling import SETTINGS
 
     sampler = {}
     if args.law.endswith((".yaml", ".yml")) or os.path.isfile(args.law):
@@ -253,7 +254,7 @@ def cmd_fit(args) -> None:
                 print(f"note: {meta.fit_query_reason} (--all-rows to use all)", file=sys.stderr)
         else:
             data = read_table(args.data)
-    for key in ("draws", "tune", "chains", "seed", "sampler", "target_accept", "dense_mass"):
+    for key in SETTINGS:
         if getattr(args, key) is not None:
             sampler[key] = getattr(args, key)
     if args.no_extrapolation:

@@ -156,8 +156,9 @@ def _refit_note(wrapper, settings: dict) -> list[str]:
 
 
 def _refit_settings(fit, refit: dict | None) -> dict:
-    keys = ("seed", "draws", "tune", "chains", "sampler", "target_accept", "family_column",
-            "dense_mass")
+    from .sampling import SETTINGS
+
+    keys = (*SETTINGS, "family_column")
     settings = {k: fit.config[k] for k in keys if k in fit.config}
     settings.update(refit or {})
     return settings

@@ -20,6 +20,9 @@ import warnings
 from .errors import SpecError
 
 SAMPLERS = ("numpyro", "nutpie", "pymc")
+#: The sampler settings of :meth:`bayeslaws.laws.Law.fit` (a spec's ``sampler`` mapping, the CLI's
+#: ``fit`` flags, and what refits of a fit inherit).
+SETTINGS = ("draws", "tune", "chains", "seed", "sampler", "target_accept", "dense_mass")
 #: The sampler name a batched fit (:func:`bayeslaws.batch.fit_many`) records in its config.
 BATCHED = "numpyro-batched"
 
@@ -27,6 +30,8 @@ BATCHED = "numpyro-batched"
 def single_sampler(name: str) -> str:
     """The :func:`sample` sampler that refits a fit made with sampler ``name`` one at a time."""
     return "numpyro" if name == BATCHED else name
+
+
 #: numpyro chain methods that ``BAYESLAWS_CHAIN_METHOD`` may force.
 CHAIN_METHODS = ("parallel", "vectorized", "sequential")
 _CACHE_READY = False

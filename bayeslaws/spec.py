@@ -19,9 +19,10 @@ import yaml
 from . import laws
 from .data import read_table
 from .errors import SpecError
+from .sampling import SETTINGS
 
 #: Settings a spec's ``sampler`` mapping may give (keyword arguments of ``Law.fit``).
-SAMPLER_KEYS = {"draws", "tune", "chains", "seed", "sampler", "target_accept", "dense_mass"}
+SAMPLER_KEYS = set(SETTINGS)
 KEYS = {"name", "description", "law", "law_options", "data", "filter", "train", "sampler",
         "published", "notes"}
 

@@ -38,9 +38,10 @@ def solve_log_share(log_g, alpha, xp, steps: int = NEWTON_STEPS):
     monotonically from a start on the right side of the root:
     :math:`t_0 = \min(\log g, \log g/\alpha)` when :math:`\alpha < 1` (then :math:`h(t_0) \le 0`)
     and :math:`\max(\log g, \log g/\alpha)` otherwise (:math:`h(t_0) \ge 0`); for :math:`\alpha = 1`
-    the start is the root. A fixed number of steps keeps one graph for numpy and pytensor, and
-    gradients flow through the unrolled steps. Everything is in softplus form, so no step
-    overflows for any :math:`\log g` or :math:`\alpha > 0`.
+    the start is the root. A fixed number of steps keeps one graph for numpy and pytensor; the
+    first ``steps - 1`` run without gradients (one ``scan`` in pytensor) and the gradient flows
+    through the last step only, which at the root is the implicit-function gradient. Everything
+    is in softplus form, so no step overflows for any :math:`\log g` or :math:`\alpha > 0`.
     """
     def newton_step(t, log_g, alpha):
         sp_pos = _softplus(t, xp)
