@@ -63,6 +63,7 @@ from . import data as data_mod
 from . import diagnostics, sampling
 from .errors import SpecError
 from .model import build_model
+from .progress import PROGRESS, progress_every
 
 #: Where a dataset is padded to: the next power of two, at least this many rows.
 MIN_ROWS = 16
@@ -73,8 +74,13 @@ _PROGRAMS: dict[tuple, "_Program"] = {}
 
 
 def padded_rows(n: int) -> int:
-    """Row count a table of ``n`` rows is padded to (next power of two, at least MIN_ROWS)."""
-    return max(MIN_ROWS, 1 << max(0, int(n) - 1).bit_length())
+    """Row count a table of ``n`` rows is padded to: the next power of two (at least MIN_ROWS), or
+    above 1024 rows the next multiple of a sixteenth of that power (at most 12.5% padding)."""
+    power = max(MIN_ROWS, 1 << max(0, int(n) - 1).bit_length())
+    if power <= 1024:
+        return power
+    step = power // 16
+    return -(-int(n) // step) * step
 
 
 @dataclass
@@ -153,21 +159,30 @@ def _runner(program: _Program, *, chains: int, draws: int, tune: int, target_acc
         return potential
 
     init_kernel, sample_kernel = hmc(potential_fn_gen=potential_fn_gen, algo="NUTS")
+    every = progress_every(tune, draws)
+
+    def tick(i):
+        # a host callback every `every` iterations feeds the progress line (PROGRESS); it is
+        # always compiled in, so showing progress or not runs the same program (same draws)
+        jax.lax.cond((i + 1) % every == 0, lambda: jax.debug.callback(PROGRESS.tick),
+                     lambda: None)
 
     def one_lane(rng_key, z0, data):
         state = init_kernel(list(z0), num_warmup=tune, target_accept_prob=target_accept,
                             dense_mass=dense_mass, model_args=(data,), rng_key=rng_key)
 
-        def warm(s, _):
+        def warm(s, i):
+            tick(i)
             return sample_kernel(s, model_args=(data,)), None
 
-        def keep(s, _):
+        def keep(s, i):
+            tick(tune + i)
             s = sample_kernel(s, model_args=(data,))
             return s, (s.z, s.diverging, s.num_steps, s.adapt_state.step_size, s.accept_prob,
                        s.potential_energy, s.energy)
 
-        state, _ = jax.lax.scan(warm, state, None, length=tune)
-        _, out = jax.lax.scan(keep, state, None, length=draws)
+        state, _ = jax.lax.scan(warm, state, jnp.arange(tune))
+        _, out = jax.lax.scan(keep, state, jnp.arange(draws))
         values = out[0]
         constrained = jax.vmap(lambda *v: program.constrain(*v))(*values[:n_values])
         return constrained, out[1:]
@@ -295,27 +310,55 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
     settings = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
                 "target_accept": float(target_accept), "progress": bool(progress),
                 "dense_mass": bool(dense_mass)}
-    if cluster is None:
-        results = _sample_tables(law, tables, list(range(len(tables))), rows, **settings)
-    else:
-        from .cluster import sample_on_cluster
+    # the law each table is fitted with, as law.fit binds it (bnsl's default break range follows
+    # the table's input range); tables whose bound laws differ run as separate programs
+    bound = [law.bind(t) for t in tables]
+    by_law: dict[str, list[int]] = {}
+    for i, b in enumerate(bound):
+        by_law.setdefault(json.dumps(b.spec(), sort_keys=True, default=str), []).append(i)
+    results: list = [None] * len(tables)
+    for members in by_law.values():
+        sub = [tables[i] for i in members]
+        if cluster is None:
+            part = _sample_tables(bound[members[0]], sub, members, rows, **settings)
+        else:
+            from .cluster import sample_on_cluster
 
-        results = sample_on_cluster(law, tables, rows, settings, cluster=cluster,
-                                    chunk_size=chunk_size)
+            part = sample_on_cluster(bound[members[0]], sub, rows, settings, cluster=cluster,
+                                     chunk_size=chunk_size, indices=members)
+        for i, result in zip(members, part):
+            results[i] = result
     config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
               "sampler": sampling.BATCHED, "target_accept": float(target_accept),
               "family_column": family_column, "retried": False, "extrapolation": extrapolation,
               "dense_mass": bool(dense_mass)}
     fits: list = []
-    for table, (idata, used_accept, report) in zip(tables, results):
+    for table, fitted_law, (idata, used_accept, report) in zip(tables, bound, results):
         cfg = dict(config)
         if used_accept != float(target_accept):
             cfg.update(retried=True, target_accept=used_accept)
-        fit = Fit(law, idata, table.frame, cfg, table.families, _fresh=True)
+        fit = Fit(fitted_law, idata, table.frame, cfg, table.families, _fresh=True)
         with warnings.catch_warnings():
             fit.convergence = diagnostics.warn_if_unconverged(report, stacklevel=3)
         fits.append(fit)
     return fits
+
+
+def sample_table(law, table, *, seed: int, draws: int, tune: int, chains: int,
+                 target_accept: float, progress: bool = False, dense_mass: bool = False) -> tuple:
+    """One prepared table through the compiled-once program: the numpyro path of ``law.fit``.
+
+    ``law`` is the law bound to ``table`` (:meth:`bayeslaws.laws.Law.bind`). A later fit of the
+    same law structure and padded size in this process reuses the compiled program (no model
+    rebuild, no translation to JAX, no XLA compile); a fresh process reads it from JAX's
+    persistent cache. Returns ``(DataTree, target_accept used, diagnostics report)``; divergent
+    fits are rerun once at :data:`~bayeslaws.fit.RETRY_TARGET_ACCEPT`.
+    """
+    rows = {len(table.families): padded_rows(len(table.y))}
+    (result,) = _sample_tables(law, [table], [0], rows, seed=seed, draws=draws, tune=tune,
+                               chains=chains, target_accept=target_accept, progress=progress,
+                               dense_mass=dense_mass)
+    return result
 
 
 def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *, seed: int,
@@ -377,7 +420,9 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
         raise ValueError(f"rows={rows} is fewer than the largest table's rows")
     n_tab = len(tables)
     lanes = n_tab * chains
-    shards = _shards(lanes)
+    forced = sampling.forced_chain_method()  # BAYESLAWS_CHAIN_METHOD, for benchmarks/speed.py
+    vectorized = True if forced == "vectorized" else None
+    shards = 1 if forced in ("vectorized", "sequential") else _shards(lanes)
     per_shard = -(-lanes // shards)
     total = per_shard * shards
 
@@ -417,11 +462,19 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
     z0 = [np.concatenate(parts)[lane_of] for parts in jitter]
 
     run = _runner(program, chains=chains, draws=draws, tune=tune, target_accept=target_accept,
-                  lanes=per_shard, shards=shards, dense_mass=bool(dense_mass))
+                  lanes=per_shard, shards=shards, dense_mass=bool(dense_mass),
+                  vectorized=vectorized)
 
     start = time.perf_counter()
-    constrained, stats = run(keys, z0, data)
     if progress:
+        what = f"{chains} chains" if n_tab == 1 else f"{n_tab} tables x {chains} chains"
+        PROGRESS.start(f"bayeslaws: sampling {what} ({tune} warm-up + {draws} draws)",
+                       total * ((tune + draws) // progress_every(tune, draws)))
+    try:
+        constrained, stats = run(keys, z0, data)
+    finally:
+        PROGRESS.stop()
+    if progress and n_tab > 1:
         print(f"bayeslaws.batch: {n_tab} tables x {chains} chains, {rows} rows, {shards} shard(s): "
               f"{time.perf_counter() - start:.1f} s", flush=True)
     return [_to_datatree(program, constrained, stats, t, k, chains, draws, tables[k].families)

@@ -73,9 +73,10 @@ def connect(cluster):
 
 
 def sample_on_cluster(law, tables, rows: dict[int, int], settings: dict, *, cluster,
-                      chunk_size: int | None = None) -> list[tuple]:
-    """What :func:`bayeslaws.batch._sample_tables` returns for all ``tables``, computed in chunks
-    on the Dask cluster ``cluster``."""
+                      chunk_size: int | None = None, indices=None) -> list[tuple]:
+    """What :func:`bayeslaws.batch._sample_tables` returns for all ``tables`` (at positions
+    ``indices`` of the caller's list, default 0, 1, ...), computed in chunks on the Dask cluster
+    ``cluster``."""
     from . import laws
 
     spec = law.spec()
@@ -94,12 +95,14 @@ def sample_on_cluster(law, tables, rows: dict[int, int], settings: dict, *, clus
                 f"with `dask worker {client.scheduler.address}`") from None
         _check_workers(client)
         n = len(tables)
+        indices = list(range(n)) if indices is None else list(indices)
         if chunk_size is None:
             workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
             chunk_size = math.ceil(n / workers)
         chunks = [list(range(i, min(i + int(chunk_size), n))) for i in range(0, n, int(chunk_size))]
-        futures = [client.submit(run_chunk, spec, type(law), [tables[i] for i in chunk], chunk,
-                                 rows, settings, pure=False) for chunk in chunks]
+        futures = [client.submit(run_chunk, spec, type(law), [tables[i] for i in chunk],
+                                 [indices[i] for i in chunk], rows, settings, pure=False)
+                   for chunk in chunks]
         parts = client.gather(futures)
     finally:
         if owned:

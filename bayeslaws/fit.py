@@ -41,6 +41,19 @@ def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="nump
               "sampler": sampler, "target_accept": float(target_accept),
               "family_column": family_column, "retried": False,
               "extrapolation": extrapolation, "dense_mass": bool(dense_mass)}
+    if sampler == "numpyro":
+        # numpyro runs through the compiled-once program of bayeslaws.batch: a second fit of the
+        # same law shape (other data, seed or size within its padding) does not recompile
+        from .batch import sample_table
+
+        sampling.check_settings(sampler, draws=draws, tune=tune, chains=chains)
+        idata, used, report = sample_table(
+            law, table, seed=seed, draws=draws, tune=tune, chains=chains,
+            target_accept=target_accept, progress=progress, dense_mass=dense_mass)
+        config.update(retried=used != float(target_accept), target_accept=used)
+        result = Fit(law, idata, table.frame, config, families, _fresh=True)
+        result.convergence = diagnostics.warn_if_unconverged(report, stacklevel=4)
+        return result
     free = [v.name for v in model.free_RVs]
     idata = sampling.sample(model, draws=draws, tune=tune, chains=chains, seed=seed,
                             target_accept=target_accept, sampler=sampler, progress=progress,

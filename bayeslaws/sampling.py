@@ -74,6 +74,21 @@ def enable_compilation_cache() -> None:
         pass
 
 
+def forced_chain_method() -> str | None:
+    """The chain method forced by ``BAYESLAWS_CHAIN_METHOD``, or None when it is unset.
+
+    Raises
+    ------
+    SpecError
+        When the variable is set to something other than :data:`CHAIN_METHODS`.
+    """
+    forced = os.environ.get("BAYESLAWS_CHAIN_METHOD", "").strip().lower()
+    if forced and forced not in CHAIN_METHODS:
+        raise SpecError(f"BAYESLAWS_CHAIN_METHOD={forced!r} is not one of "
+                        f"{', '.join(CHAIN_METHODS)}")
+    return forced or None
+
+
 def chain_method(chains: int) -> str:
     """numpyro's chain method: ``vectorized`` on a GPU or with fewer devices than chains, else
     ``parallel``; the environment variable ``BAYESLAWS_CHAIN_METHOD`` overrides the choice.
@@ -83,11 +98,8 @@ def chain_method(chains: int) -> str:
     SpecError
         When ``BAYESLAWS_CHAIN_METHOD`` is set to something other than :data:`CHAIN_METHODS`.
     """
-    forced = os.environ.get("BAYESLAWS_CHAIN_METHOD", "").strip().lower()
+    forced = forced_chain_method()
     if forced:
-        if forced not in CHAIN_METHODS:
-            raise SpecError(f"BAYESLAWS_CHAIN_METHOD={forced!r} is not one of "
-                            f"{', '.join(CHAIN_METHODS)}")
         return forced
     import jax
 
@@ -110,6 +122,18 @@ def _quiet(progress: bool):
             yield
     finally:
         logger.setLevel(level)
+
+
+def check_settings(sampler: str, *, draws: int, tune: int, chains: int) -> None:
+    """Raise :class:`SpecError` naming a bad sampler name or count before any work starts."""
+    if sampler not in SAMPLERS:
+        hint = " (blackjax is broken through PyMC 6.4, pymc#8367)" if sampler == "blackjax" else ""
+        raise SpecError(f"unknown sampler {sampler!r}{hint}; choose one of {', '.join(SAMPLERS)}")
+    if sampler == "nutpie" and importlib.util.find_spec("nutpie") is None:
+        raise SpecError("sampler 'nutpie' is not installed; pip install 'bayeslaws[nutpie]'")
+    for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
+        if int(value) < 1:
+            raise SpecError(f"{name} must be a positive integer, not {value}")
 
 
 def sample(model, *, draws: int, tune: int, chains: int, seed: int, target_accept: float,
@@ -136,14 +160,7 @@ def sample(model, *, draws: int, tune: int, chains: int, seed: int, target_accep
     """
     import pymc as pm
 
-    if sampler not in SAMPLERS:
-        hint = " (blackjax is broken through PyMC 6.4, pymc#8367)" if sampler == "blackjax" else ""
-        raise SpecError(f"unknown sampler {sampler!r}{hint}; choose one of {', '.join(SAMPLERS)}")
-    if sampler == "nutpie" and importlib.util.find_spec("nutpie") is None:
-        raise SpecError("sampler 'nutpie' is not installed; pip install 'bayeslaws[nutpie]'")
-    for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
-        if int(value) < 1:
-            raise SpecError(f"{name} must be a positive integer, not {value}")
+    check_settings(sampler, draws=draws, tune=tune, chains=chains)
     free = [v.name for v in model.free_RVs]
     kwargs = dict(draws=int(draws), tune=int(tune), chains=int(chains), random_seed=int(seed),
                   progressbar=progress, var_names=free, nuts_sampler=sampler)

@@ -118,6 +118,22 @@ def _instrument(timer, split_state):
     _wrap(pmjax, "_get_batched_jittered_initial_points", timer, "initial points")
     _wrap(pmjax, "_postprocess_samples", timer, "transform draws")
     _wrap(bayeslaws.diagnostics, "diagnose", timer, "diagnostics")
+    # law.fit's numpyro path: bayeslaws' compiled-once program (bayeslaws.batch)
+    import bayeslaws.batch as batch
+
+    _wrap(batch, "_program", timer, "pytensor -> JAX")
+    raw_runner = batch._runner
+
+    def runner(*args, **kwargs):  # time the returned program's runs, not its construction
+        run_program = raw_runner(*args, **kwargs)
+
+        def timed(*run_args):
+            with timer("numpyro warm-up + sampling"):
+                return run_program(*run_args)
+        return timed
+
+    batch._runner = runner
+    _wrap(batch, "_to_datatree", timer, "transform draws")
     _wrap(bayeslaws.fit.Fit, "_complete", timer, "post-processing (paper params, log-lik)")
 
     raw_run = numpyro.infer.MCMC.run
@@ -160,8 +176,8 @@ def worker(spec_name: str, path: str) -> dict:
     sampler = path.split("-")[0].split("+")[0]
     spec = load_spec(os.path.join(ROOT, "models", f"{spec_name}.yaml"))
     law, data = spec.law(), spec.train_data()
-    settings = {k: spec.sampler[k] for k in ("draws", "tune", "chains", "target_accept")
-                if k in spec.sampler}
+    settings = {k: spec.sampler[k] for k in ("draws", "tune", "chains", "target_accept",
+                                             "dense_mass") if k in spec.sampler}
     seed = int(spec.sampler.get("seed", 0))
     timer, split_state = StageTimer(), {"split": False, "inside": False}
     _instrument(timer, split_state)

@@ -30,6 +30,29 @@ def lower(frame, q):
 
 def test_padded_rows():
     assert [batch.padded_rows(n) for n in (1, 16, 17, 200, 256, 257)] == [16, 16, 32, 256, 256, 512]
+    # above 1024 rows: the next multiple of 1/16 of the power of two (at most 12.5% padding)
+    assert [batch.padded_rows(n) for n in (1024, 1025, 1100, 100_000)] == [1024, 1152, 1152, 106496]
+    for n in (1025, 3000, 70_000, 100_000):
+        assert n <= batch.padded_rows(n) <= 1.125 * n
+
+
+def test_law_fit_shows_progress_without_changing_the_draws(chinchilla, capsys):
+    """law.fit's numpyro path draws a progress line from inside the compiled program; the program
+    (and so every draw) is the same with and without it."""
+    law = bl.laws.get("chinchilla")
+    data = lower(chinchilla, 0.5)
+    kw = dict(seed=3, chains=2, draws=40, tune=40, extrapolation=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bl.ConvergenceWarning)
+        quiet = law.fit(data, progress=False, **kw)
+        assert capsys.readouterr().err == ""
+        shown = law.fit(data, progress=True, **kw)
+    err = capsys.readouterr().err
+    assert "bayeslaws: sampling 2 chains (40 warm-up + 40 draws)" in err
+    assert err.rstrip().endswith("s") and "100%" in err.split("\r")[-1]
+    for name in quiet.posterior.data_vars:
+        np.testing.assert_array_equal(quiet.posterior[name].values, shown.posterior[name].values)
+    assert quiet.config["sampler"] == "numpyro"
 
 
 @pytest.mark.parametrize("name", ["chinchilla", "vocab"])
