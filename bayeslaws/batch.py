@@ -49,6 +49,7 @@ with ``dask scheduler`` and ``dask worker tcp://HOST:8786`` on each machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -96,44 +97,56 @@ class _Program:
     logp: object                # jax function (*values, *inputs, y, idx, mask) -> log density
     constrain: object           # jax function (*values) -> constrained free variables
     runners: dict
+    dtype: str = "float64"      # floating dtype of the values, data and log-density
 
 
-def _structure_key(law, n_families: int, input_names) -> str:
-    return json.dumps([law.spec(), n_families, list(input_names)], sort_keys=True, default=str)
+def _structure_key(law, n_families: int, input_names, dtype: str = "float64") -> str:
+    return json.dumps([law.spec(), n_families, list(input_names), dtype], sort_keys=True,
+                      default=str)
 
 
-def _program(law, n_families: int, input_names: Sequence[str]) -> _Program:
-    """Build (or reuse) the JAX log-density of ``law`` with data as arguments."""
-    key = _structure_key(law, n_families, input_names)
+def _program(law, n_families: int, input_names: Sequence[str], *,
+             float32: bool = False) -> _Program:
+    """Build (or reuse) the JAX log-density of ``law`` with data as arguments.
+
+    With ``float32`` the model is built with PyTensor's ``floatX = float32``: parameters, data
+    and every per-row operation are single precision (the log-density's final sums are
+    accumulated in float64 by PyTensor and cast back).
+    """
+    dtype = "float32" if float32 else "float64"
+    key = _structure_key(law, n_families, input_names, dtype)
     if key in _PROGRAMS:
         return _PROGRAMS[key]
+    import pytensor
     import pytensor.tensor as pt
     from pymc.sampling.jax import get_jaxified_graph
 
     families = [f"family_{i}" for i in range(n_families)]
-    x = {name: pt.vector(f"x_{name}", dtype="float64") for name in input_names}
-    y = pt.vector("y", dtype="float64")
-    idx = pt.vector("family_idx", dtype="int64")
-    mask = pt.vector("mask", dtype="float64")
-    table = data_mod.RunTable(frame=pd.DataFrame(), x=x, y=y, family=np.array([]))
-    model = build_model(law, table, families, idx)
-    observed = model.observed_RVs
-    prior_terms = model.logp(vars=model.free_RVs, sum=False)
-    (lik,) = model.logp(vars=observed, sum=False)
-    total = pt.sum([pt.sum(t) for t in prior_terms]) + pt.sum(mask * lik)
-    inputs = list(model.value_vars) + list(x.values()) + [y, idx, mask]
-    logp = get_jaxified_graph(inputs=inputs, outputs=[total])
-    free = [rv.name for rv in model.free_RVs]
-    constrained = [v for v in model.unobserved_value_vars if v.name in free]
-    constrain = get_jaxified_graph(inputs=list(model.value_vars), outputs=constrained)
-    point = model.initial_point()
+    with pytensor.config.change_flags(floatX=dtype):
+        x = {name: pt.vector(f"x_{name}", dtype=dtype) for name in input_names}
+        y = pt.vector("y", dtype=dtype)
+        idx = pt.vector("family_idx", dtype="int64")
+        mask = pt.vector("mask", dtype=dtype)
+        table = data_mod.RunTable(frame=pd.DataFrame(), x=x, y=y, family=np.array([]))
+        model = build_model(law, table, families, idx)
+        observed = model.observed_RVs
+        prior_terms = model.logp(vars=model.free_RVs, sum=False)
+        (lik,) = model.logp(vars=observed, sum=False)
+        total = pt.sum([pt.sum(t) for t in prior_terms]) + pt.sum(mask * lik)
+        inputs = list(model.value_vars) + list(x.values()) + [y, idx, mask]
+        logp = get_jaxified_graph(inputs=inputs, outputs=[pt.cast(total, dtype)])
+        free = [rv.name for rv in model.free_RVs]
+        constrained = [v for v in model.unobserved_value_vars if v.name in free]
+        constrain = get_jaxified_graph(inputs=list(model.value_vars), outputs=constrained)
+        point = model.initial_point()
     program = _Program(
         value_names=[v.name for v in model.value_vars],
         value_shapes=[tuple(point[v.name].shape) for v in model.value_vars],
         initial=[np.asarray(point[v.name], dtype=float) for v in model.value_vars],
         free=[v.name for v in constrained],
         free_dims={name: tuple(model.named_vars_to_dims.get(name, ())) for name in free},
-        input_names=list(input_names), logp=logp, constrain=constrain, runners={})
+        input_names=list(input_names), logp=logp, constrain=constrain, runners={},
+        dtype=dtype)
     _PROGRAMS[key] = program
     return program
 
@@ -208,12 +221,28 @@ def _runner(program: _Program, *, chains: int, draws: int, tune: int, target_acc
 
     def run(keys, z0, data):
         """Lanes in, lanes out: ``shards * lanes`` keys, start points and data rows."""
-        constrained, stats = compiled(split(keys), [split(v) for v in z0],
-                                      [split(a) for a in data])
-        return [merge(c) for c in constrained], [merge(s) for s in stats]
+        with _precision(program.dtype):
+            constrained, stats = compiled(split(keys), [split(v) for v in z0],
+                                          [split(a) for a in data])
+            return [merge(c) for c in constrained], [merge(s) for s in stats]
 
     program.runners[key] = run
     return run
+
+
+@contextlib.contextmanager
+def _precision(dtype: str):
+    """Trace and run a float32 program with JAX's 64-bit mode off (PyMC turns it on for the
+    process): numpyro's NUTS then keeps its tree state in single precision too, and constants
+    that PyTensor's JAX translation writes as float64 become float32."""
+    if dtype != "float32":
+        yield
+        return
+    import jax
+
+    with jax.enable_x64(False), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Explicitly requested dtype.*")
+        yield
 
 
 def _shards(lanes: int) -> int:
@@ -239,7 +268,7 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
              tune: int = 1000, chains: int = 4, target_accept: float = 0.9,
              family_column: str = "family", extrapolation: str | None = None,
              progress: bool = False, cluster=None, chunk_size: int | None = None,
-             dense_mass: bool = False) -> list:
+             dense_mass: bool = False, float32: bool = False) -> list:
     """Fit ``law`` to each table in ``datasets`` in one compiled, batched NUTS program.
 
     Parameters
@@ -271,6 +300,8 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
         cluster's workers.
     dense_mass : bool
         Adapt a dense mass matrix per chain (see :func:`bayeslaws.sampling.sample`).
+    float32 : bool
+        Single precision (see :meth:`bayeslaws.laws.Law.fit`).
 
     Returns
     -------
@@ -309,7 +340,7 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
         rows[n_fam] = max(rows.get(n_fam, MIN_ROWS), padded_rows(len(t.y)))
     settings = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
                 "target_accept": float(target_accept), "progress": bool(progress),
-                "dense_mass": bool(dense_mass)}
+                "dense_mass": bool(dense_mass), "float32": bool(float32)}
     # the law each table is fitted with, as law.fit binds it (bnsl's default break range follows
     # the table's input range); tables whose bound laws differ run as separate programs
     bound = [law.bind(t) for t in tables]
@@ -331,7 +362,7 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
     config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
               "sampler": sampling.BATCHED, "target_accept": float(target_accept),
               "family_column": family_column, "retried": False, "extrapolation": extrapolation,
-              "dense_mass": bool(dense_mass)}
+              "dense_mass": bool(dense_mass), "float32": bool(float32)}
     fits: list = []
     for table, fitted_law, (idata, used_accept, report) in zip(tables, bound, results):
         cfg = dict(config)
@@ -345,7 +376,8 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
 
 
 def sample_table(law, table, *, seed: int, draws: int, tune: int, chains: int,
-                 target_accept: float, progress: bool = False, dense_mass: bool = False) -> tuple:
+                 target_accept: float, progress: bool = False, dense_mass: bool = False,
+                 float32: bool = False) -> tuple:
     """One prepared table through the compiled-once program: the numpyro path of ``law.fit``.
 
     ``law`` is the law bound to ``table`` (:meth:`bayeslaws.laws.Law.bind`). A later fit of the
@@ -357,13 +389,14 @@ def sample_table(law, table, *, seed: int, draws: int, tune: int, chains: int,
     rows = {len(table.families): padded_rows(len(table.y))}
     (result,) = _sample_tables(law, [table], [0], rows, seed=seed, draws=draws, tune=tune,
                                chains=chains, target_accept=target_accept, progress=progress,
-                               dense_mass=dense_mass)
+                               dense_mass=dense_mass, float32=float32)
     return result
 
 
 def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *, seed: int,
                    draws: int, tune: int, chains: int, target_accept: float,
-                   progress: bool = False, dense_mass: bool = False) -> list[tuple]:
+                   progress: bool = False, dense_mass: bool = False,
+                   float32: bool = False) -> list[tuple]:
     """Sample prepared tables (``indices``: their positions in the caller's list; ``rows``: the
     padded row count per number of families). Tables with divergences are rerun once at
     :data:`~bayeslaws.fit.RETRY_TARGET_ACCEPT`.
@@ -379,7 +412,7 @@ def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *,
     for i, t in enumerate(tables):
         groups.setdefault(len(t.families), []).append(i)
     kw = dict(seed=seed, draws=draws, tune=tune, chains=chains, progress=progress,
-              dense_mass=dense_mass)
+              dense_mass=dense_mass, float32=float32)
     for n_fam, members in groups.items():
         idatas = _sample_group(law, [tables[i] for i in members], n_fam,
                                indices=[indices[i] for i in members], rows=rows[n_fam],
@@ -405,7 +438,7 @@ def _free(law, idata) -> list[str]:
 
 
 def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, tune, chains,
-                  target_accept, progress, dense_mass=False) -> list:
+                  target_accept, progress, dense_mass=False, float32=False) -> list:
     """Sample tables that share a model structure; returns one DataTree per table.
 
     ``indices`` are the tables' positions in the caller's list and ``rows`` the padded row count
@@ -415,7 +448,7 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
     import jax
 
     input_names = sorted(tables[0].x)
-    program = _program(law, n_fam, input_names)
+    program = _program(law, n_fam, input_names, float32=bool(float32))
     if rows < max(len(t.y) for t in tables):
         raise ValueError(f"rows={rows} is fewer than the largest table's rows")
     n_tab = len(tables)
@@ -448,6 +481,8 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
     # extra lanes (to fill the last shard) repeat the last lane; their draws are dropped
     lane_of = np.minimum(np.arange(total), lanes - 1)
     data = [a[lane_of // chains] for a in per_table]
+    if program.dtype == "float32":  # 32-bit throughout (JAX's 64-bit mode is off for it)
+        data = [a.astype(np.int32 if a.dtype.kind == "i" else np.float32) for a in data]
 
     # per-table random streams: NUTS keys from fold_in(PRNGKey(seed), k), and start points =
     # the model's initial point with PyMC's uniform(-1, 1) jitter from a Generator seeded (seed, k)
@@ -459,7 +494,7 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
         for j, v in enumerate(program.initial):
             jitter[j].append(v[None] + rng.uniform(-1, 1, (chains, *v.shape)))
     keys = keys[lane_of]
-    z0 = [np.concatenate(parts)[lane_of] for parts in jitter]
+    z0 = [np.concatenate(parts)[lane_of].astype(program.dtype) for parts in jitter]
 
     run = _runner(program, chains=chains, draws=draws, tune=tune, target_accept=target_accept,
                   lanes=per_shard, shards=shards, dense_mass=bool(dense_mass),
@@ -490,16 +525,16 @@ def _to_datatree(program, constrained, stats, table, k: int, chains: int, draws:
     post = {}
     for name, values in zip(program.free, constrained):
         dims = ("chain", "draw") + program.free_dims.get(name, ())
-        post[name] = (dims, values[lanes])
+        post[name] = (dims, np.asarray(values[lanes], dtype=np.float64))  # float32 too
     div, n_steps, step_size, accept, potential, energy = (s[lanes] for s in stats)
     sample_stats = {
         "diverging": (("chain", "draw"), div.astype(bool)),
         "n_steps": (("chain", "draw"), n_steps.astype(int)),
         "tree_depth": (("chain", "draw"), (np.log2(np.maximum(n_steps, 1)).astype(int) + 1)),
-        "step_size": (("chain", "draw"), step_size),
-        "acceptance_rate": (("chain", "draw"), accept),
-        "lp": (("chain", "draw"), -potential),
-        "energy": (("chain", "draw"), energy),
+        "step_size": (("chain", "draw"), step_size.astype(np.float64)),
+        "acceptance_rate": (("chain", "draw"), accept.astype(np.float64)),
+        "lp": (("chain", "draw"), -potential.astype(np.float64)),
+        "energy": (("chain", "draw"), energy.astype(np.float64)),
     }
     used = {"chain", "draw"} | {d for name in program.free for d in program.free_dims.get(name, ())}
     coords = {key: value for key, value in coords.items() if key in used}

@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--target-accept", type=_float)
     f.add_argument("--dense-mass", action="store_true", default=None,
                    help="adapt a dense mass matrix in NUTS (parameters that trade off linearly)")
+    f.add_argument("--float32", action="store_true", default=None,
+                   help="single precision (numpyro only; faster on a GPU)")
     f.add_argument("--input", help="input column of power-law, bnsl or m4 (flops, params, tokens or "
                    "seen_examples)")
     f.add_argument("--pooling", choices=["partial", "shared", "independent"])

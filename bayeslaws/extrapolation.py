@@ -236,7 +236,7 @@ def backtest_splits(law, table, fractions=FRACTIONS) -> list[np.ndarray]:
 
 def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family", seed: int = 0,
                        sampler: str = "numpyro", chains: int = 4, fractions=FRACTIONS,
-                       dense_mass: bool = False, batched: bool = True):
+                       dense_mass: bool = False, batched: bool = True, float32: bool = False):
     """Refit ``law`` on the lower part of ``frame`` at each fold and score the upper part.
 
     With numpyro (``batched=True``, the default) the folds' refits run as one compiled program
@@ -274,11 +274,12 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
             from .batch import fit_many
 
             subs = fit_many(law, trains, seed=seed + 1000, chains=chains,
-                            family_column=family_column, dense_mass=dense_mass, **FOLD_SAMPLING)
+                            family_column=family_column, dense_mass=dense_mass,
+                            float32=float32, **FOLD_SAMPLING)
         else:
             subs = [fit_law(law, train, seed=seed + 1000 * (k + 1), chains=chains,
                             sampler=single_sampler(sampler), family_column=family_column,
-                            extrapolation=None, dense_mass=dense_mass,
+                            extrapolation=None, dense_mass=dense_mass, float32=float32,
                             **FOLD_SAMPLING) for k, train in enumerate(trains)]
     for (mask, out), sub in zip(folds, subs):
         held = frame[out]
@@ -331,7 +332,7 @@ class Discrepancy:
         groups, folds = backtest_residuals(
             fit.law, fit.data, family_column=cfg["family_column"], seed=cfg["seed"],
             sampler=cfg["sampler"], chains=cfg["chains"], fractions=fractions,
-            dense_mass=cfg.get("dense_mass", False))
+            dense_mass=cfg.get("dense_mass", False), float32=cfg.get("float32", False))
         return cls.from_groups(fit, groups, folds, prior=prior)
 
     @classmethod
@@ -432,7 +433,8 @@ def leave_largest_out(fit, *, holdout: float = HOLDOUT, seed: int = 0) -> dict[s
                       tune=cfg["tune"], chains=cfg["chains"],
                       sampler=single_sampler(cfg["sampler"]), family_column=cfg["family_column"],
                       extrapolation=cfg.get("extrapolation", "backtest"),
-                      dense_mass=cfg.get("dense_mass", False))
+                      dense_mass=cfg.get("dense_mass", False),
+                      float32=cfg.get("float32", False))
         pred = sub.predict(frame[~keep], seed=seed)
     samples = pred.predictive.values.reshape(-1, int((~keep).sum()))
     y = frame.loc[~keep, law.target].to_numpy(float)

@@ -25,12 +25,13 @@ EXTRAPOLATION = ("backtest", None)
 
 def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="numpyro",
             target_accept=0.9, progress=False, family_column="family",
-            extrapolation="backtest", dense_mass=False) -> "Fit":
+            extrapolation="backtest", dense_mass=False, float32=False) -> "Fit":
     """Fit ``law`` to ``data`` (see :meth:`bayeslaws.laws.Law.fit`)."""
     if extrapolation not in EXTRAPOLATION:
         from .errors import SpecError
 
         raise SpecError(f"extrapolation must be one of {EXTRAPOLATION}, not {extrapolation!r}")
+    sampling.check_settings(sampler, draws=draws, tune=tune, chains=chains, float32=float32)
     table = data_mod.prepare(law, data, family_column=family_column)
     law = law.bind(table)  # data-relative default priors (bnsl's break range); else the same law
     families = table.families
@@ -40,16 +41,17 @@ def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="nump
     config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
               "sampler": sampler, "target_accept": float(target_accept),
               "family_column": family_column, "retried": False,
-              "extrapolation": extrapolation, "dense_mass": bool(dense_mass)}
+              "extrapolation": extrapolation, "dense_mass": bool(dense_mass),
+              "float32": bool(float32)}
     if sampler == "numpyro":
         # numpyro runs through the compiled-once program of bayeslaws.batch: a second fit of the
         # same law shape (other data, seed or size within its padding) does not recompile
         from .batch import sample_table
 
-        sampling.check_settings(sampler, draws=draws, tune=tune, chains=chains)
         idata, used, report = sample_table(
             law, table, seed=seed, draws=draws, tune=tune, chains=chains,
-            target_accept=target_accept, progress=progress, dense_mass=dense_mass)
+            target_accept=target_accept, progress=progress, dense_mass=dense_mass,
+            float32=float32)
         config.update(retried=used != float(target_accept), target_accept=used)
         result = Fit(law, idata, table.frame, config, families, _fresh=True)
         result.convergence = diagnostics.warn_if_unconverged(report, stacklevel=4)

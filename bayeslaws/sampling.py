@@ -22,7 +22,7 @@ from .errors import SpecError
 SAMPLERS = ("numpyro", "nutpie", "pymc")
 #: The sampler settings of :meth:`bayeslaws.laws.Law.fit` (a spec's ``sampler`` mapping, the CLI's
 #: ``fit`` flags, and what refits of a fit inherit).
-SETTINGS = ("draws", "tune", "chains", "seed", "sampler", "target_accept", "dense_mass")
+SETTINGS = ("draws", "tune", "chains", "seed", "sampler", "target_accept", "dense_mass", "float32")
 #: The sampler name a batched fit (:func:`bayeslaws.batch.fit_many`) records in its config.
 BATCHED = "numpyro-batched"
 
@@ -124,8 +124,10 @@ def _quiet(progress: bool):
         logger.setLevel(level)
 
 
-def check_settings(sampler: str, *, draws: int, tune: int, chains: int) -> None:
-    """Raise :class:`SpecError` naming a bad sampler name or count before any work starts."""
+def check_settings(sampler: str, *, draws: int, tune: int, chains: int,
+                   float32: bool = False) -> None:
+    """Raise :class:`SpecError` naming a bad sampler name, count or precision before any work
+    starts."""
     if sampler not in SAMPLERS:
         hint = " (blackjax is broken through PyMC 6.4, pymc#8367)" if sampler == "blackjax" else ""
         raise SpecError(f"unknown sampler {sampler!r}{hint}; choose one of {', '.join(SAMPLERS)}")
@@ -134,6 +136,9 @@ def check_settings(sampler: str, *, draws: int, tune: int, chains: int) -> None:
     for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
         if int(value) < 1:
             raise SpecError(f"{name} must be a positive integer, not {value}")
+    if float32 and sampler != "numpyro":
+        raise SpecError(f"float32 runs with the numpyro sampler only, not {sampler!r}; drop "
+                        "float32 (or --float32) or use sampler='numpyro'")
 
 
 def sample(model, *, draws: int, tune: int, chains: int, seed: int, target_accept: float,

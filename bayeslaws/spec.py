@@ -5,7 +5,7 @@ Keys: ``name``, ``description``, ``law`` (registered name), ``law_options`` (``i
 ``priors``, ``pooling``, ``noise``), ``data`` (bundled dataset name or CSV path relative to the
 spec), ``filter`` (pandas query of usable rows), ``train`` (pandas query of the fitted rows; the
 other usable rows are the held-out check), ``sampler`` (``draws``, ``tune``, ``chains``, ``seed``,
-``target_accept``, ``dense_mass``) and ``published`` (``{source: {param: value}}``).
+``target_accept``, ``dense_mass``, ``float32``) and ``published`` (``{source: {param: value}}``).
 """
 
 from __future__ import annotations

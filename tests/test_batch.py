@@ -36,6 +36,29 @@ def test_padded_rows():
         assert n <= batch.padded_rows(n) <= 1.125 * n
 
 
+def test_float32_gives_the_same_posterior(chinchilla):
+    """float32=True runs a single-precision program (JAX's 64-bit mode off for it) that samples
+    the same posterior as float64 within Monte Carlo error; draws are stored as float64."""
+    law = bl.laws.get("chinchilla")
+    data = lower(chinchilla, 0.7)
+    kw = dict(seed=0, chains=2, draws=400, tune=400, extrapolation=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bl.ConvergenceWarning)
+        double = law.fit(data, **kw)
+        single = law.fit(data, float32=True, **kw)
+    assert single.config["float32"] is True and double.config["float32"] is False
+    assert batch._program(law, 1, sorted(double.law.inputs), float32=True).dtype == "float32"
+    assert single.posterior["alpha"].dtype == np.float64
+    assert not np.array_equal(single.posterior["alpha"].values, double.posterior["alpha"].values)
+    p64, p32 = double.params(population=False), single.params(population=False)
+    for name in ("E", "A", "B", "alpha", "beta"):
+        sd = float(np.log(p64[name]).std())
+        gap = abs(float(np.log(p64[name]).median()) - float(np.log(p32[name]).median()))
+        assert gap < 0.35 * sd, (name, gap, sd)
+    with pytest.raises(bl.SpecError, match="numpyro"):
+        law.fit(data, sampler="pymc", float32=True)
+
+
 def test_law_fit_shows_progress_without_changing_the_draws(chinchilla, capsys):
     """law.fit's numpyro path draws a progress line from inside the compiled program; the program
     (and so every draw) is the same with and without it."""

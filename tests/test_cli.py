@@ -139,7 +139,8 @@ def test_internal_error_is_one_line_exit_1(monkeypatch, capsys):
 
 
 def test_sampler_flags_reach_law_fit(monkeypatch, tmp_path, capsys):
-    """--dense-mass, --target-accept and --sampler are handed to Law.fit (stopped before sampling)."""
+    """--dense-mass, --float32, --target-accept and --sampler are handed to Law.fit (stopped
+    before sampling)."""
     from bayeslaws.laws.base import Law
 
     seen = []
@@ -154,6 +155,8 @@ def test_sampler_flags_reach_law_fit(monkeypatch, tmp_path, capsys):
     assert run(base + ["--dense-mass", "--target-accept", "0.95", "--sampler", "pymc"],
                capsys)[0] == 1
     assert run(base, capsys)[0] == 1
+    assert run(base + ["--float32"], capsys)[0] == 1
+    assert seen[2]["float32"] is True and "float32" not in seen[1]
     assert seen[0]["dense_mass"] is True and seen[0]["target_accept"] == 0.95
     assert seen[0]["sampler"] == "pymc"
     assert "dense_mass" not in seen[1]  # Law.fit's default (diagonal) applies
