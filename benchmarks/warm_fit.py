@@ -1,6 +1,7 @@
 """Warm single fits of the Chinchilla law: ``law.fit`` (numpyro through bayeslaws' compiled-once
 program, :func:`bayeslaws.batch.sample_table`) against the same fit through ``pm.sample``'s numpyro
-path (what ``law.fit`` did before; it rebuilds and recompiles the model every fit).
+path (what ``law.fit`` did before; it rebuilds and recompiles the model every fit), and ``law.fit``
+with ``float32=True`` (a single-precision program).
 
 Fits Epoch's 240 Chinchilla runs at the project's defaults (4 chains x 1000 draws + 1000 tune,
 numpyro, ``extrapolation=None``) ``--fits`` times per path in one process, seeds 0, 1, ...; the
@@ -63,6 +64,8 @@ def main() -> None:
     law = bl.laws.get("chinchilla")
     paths = {"law.fit (compiled-once program)":
              lambda seed: law.fit(data, seed=seed, extrapolation=None),
+             "law.fit, float32": lambda seed: law.fit(data, seed=seed, extrapolation=None,
+                                                      float32=True),
              "pm.sample numpyro (former law.fit path)": lambda seed: pm_sample_fit(law, data, seed)}
     print("| path | fit | seconds | max R-hat | min bulk ESS |")
     print("| --- | --- | --- | --- | --- |")
