@@ -14,6 +14,8 @@ import sys
 import threading
 import warnings
 
+from .progress import PROGRESS
+
 BAD_INPUT = 2
 INTERNAL = 1
 INTERRUPTED = 130
@@ -585,6 +587,7 @@ class _InterruptGuard:
             from .io import remove_pending
 
             remove_pending()
+            PROGRESS.abandon()
             print(f"error: {INTERRUPT_MESSAGE}", file=sys.stderr, flush=True)
             os._exit(INTERRUPTED)
         finally:
@@ -624,6 +627,7 @@ def main(argv=None) -> int:
         return BAD_INPUT
     except KeyboardInterrupt:
         guard.handled.set()
+        PROGRESS.abandon()
         print(f"error: {INTERRUPT_MESSAGE}", file=sys.stderr, flush=True)
         if program:
             # a sampler interrupted mid-computation may keep running in JAX's threads and hold

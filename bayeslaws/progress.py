@@ -69,6 +69,17 @@ class Progress:
             self._stream.flush()
             return time.perf_counter() - self._start
 
+    def abandon(self) -> None:
+        """End a line cut short (Ctrl-C) so that the next message starts on its own line. Safe
+        from another thread: it does not wait for a lock a stuck thread may hold."""
+        if self._active:
+            self._active = False
+            try:
+                self._stream.write("\n")
+                self._stream.flush()
+            except (OSError, ValueError):
+                pass
+
     def _draw(self, force: bool = False) -> None:
         now = time.perf_counter()
         if not force and now - self._drawn < self._every_s:

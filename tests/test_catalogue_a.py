@@ -142,7 +142,7 @@ def gadre_error_rows(d: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def downstream_fit():
     d = bl.datasets.load("gadre_downstream")
-    return bl.laws.get("downstream").fit(gadre_error_rows(d), seed=0, chains=4, draws=500)
+    return bl.laws.get("downstream").fit(gadre_error_rows(d), seed=0, chains=4, draws=1000)
 
 
 def test_downstream_formula_and_recovery():

@@ -122,7 +122,7 @@ def test_batch_size_recovers_the_optimum_on_simulated_cells():
 @pytest.fixture(scope="module")
 def step_fit():
     runs = bl.datasets.load("steplaw_li2025", fit_rows=True)
-    return bl.laws.get("batch-size").fit(runs, seed=0, draws=500, tune=500, chains=2)
+    return bl.laws.get("batch-size").fit(runs, seed=0, draws=1000, tune=500, chains=4)
 
 
 def test_batch_size_real_fit_near_li_2025(step_fit):
