@@ -333,7 +333,10 @@ def test_real_ctrl_c_ends_a_long_fit_promptly(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "bayeslaws.cli", "fit", "chinchilla", "--data", "runs.csv",
          "--out", "fit.nc", "--draws", "200000", "--tune", "200", "--chains", "1"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C as at a terminal: a suite started in the background without job control (e.g.
+        # `make test &` from a script) runs with SIGINT ignored, and children inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # wait for the progress line: the compiled sampler has started (a fixed sleep could land
     # in the imports on a loaded machine, which is not what this test is about)
     seen: list[str] = []
