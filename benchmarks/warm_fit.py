@@ -57,6 +57,9 @@ def pm_sample_fit(law, data, seed: int) -> Fit:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fits", type=int, default=3)
+    ap.add_argument("--huber", action="store_true",
+                    help="also time the Huber + L-BFGS full 4,500-start grid (analytic gradients, "
+                         "benchmarks/baselines.py) and print each path's warm time as a ratio")
     args = ap.parse_args()
     print(f"machine: {platform.machine()} {os.cpu_count()} cores, python "
           f"{platform.python_version()}, JAX cache {os.environ.get('BAYESLAWS_JAX_CACHE', 'on')}")
@@ -66,9 +69,13 @@ def main() -> None:
              lambda seed: law.fit(data, seed=seed, extrapolation=None),
              "law.fit, float32": lambda seed: law.fit(data, seed=seed, extrapolation=None,
                                                       float32=True),
+             "law.fit, float32 + dense mass (spec-level settings)":
+             lambda seed: law.fit(data, seed=seed, extrapolation=None, float32=True,
+                                  dense_mass=True),
              "pm.sample numpyro (former law.fit path)": lambda seed: pm_sample_fit(law, data, seed)}
     print("| path | fit | seconds | max R-hat | min bulk ESS |")
     print("| --- | --- | --- | --- | --- |")
+    warm: dict[str, float] = {}
     for name, run in paths.items():
         for seed in range(args.fits):
             start = time.perf_counter()
@@ -76,10 +83,23 @@ def main() -> None:
                 warnings.simplefilter("ignore", UserWarning)
                 fit = run(seed)
             sec = time.perf_counter() - start
+            if seed:
+                warm[name] = min(warm.get(name, sec), sec)
             diag = fit.diagnostics()
             print(f"| {name} | {'cold' if seed == 0 else 'warm'} (seed {seed}) | {sec:.2f} | "
                   f"{max(diag['rhat'].values()):.3f} | {min(diag['ess_bulk'].values()):.0f} |",
                   flush=True)
+    if args.huber:
+        sys.path.insert(0, HERE)
+        import baselines
+
+        start = time.perf_counter()
+        theta = baselines.huber_fit(data, screen=None)
+        grid = time.perf_counter() - start
+        print(f"\nHuber + L-BFGS, full 4,500-start grid (analytic gradients): {grid:.1f} s "
+              f"(theta {theta.round(4).tolist()})")
+        for name, sec in warm.items():
+            print(f"  grid / fastest warm {name}: {grid / sec:.1f}x ({sec:.2f} s)")
 
 
 if __name__ == "__main__":
