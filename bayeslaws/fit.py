@@ -52,25 +52,29 @@ def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="nump
             law, table, seed=seed, draws=draws, tune=tune, chains=chains,
             target_accept=target_accept, progress=progress, dense_mass=dense_mass,
             float32=float32)
-        config.update(retried=used != float(target_accept), target_accept=used)
-        result = Fit(law, idata, table.frame, config, families, _fresh=True)
-        result.convergence = diagnostics.warn_if_unconverged(report, stacklevel=4)
-        return result
-    free = [v.name for v in model.free_RVs]
-    idata = sampling.sample(model, draws=draws, tune=tune, chains=chains, seed=seed,
-                            target_accept=target_accept, sampler=sampler, progress=progress,
-                            dense_mass=dense_mass)
-    report = diagnostics.diagnose(idata, free)
-    if report["divergences"] and target_accept < RETRY_TARGET_ACCEPT:
-        # One automatic retry with smaller steps before warning (divergences bias the posterior).
-        idata = sampling.sample(model, draws=draws, tune=tune, chains=chains, seed=seed,
-                                target_accept=RETRY_TARGET_ACCEPT, sampler=sampler,
-                                progress=progress, dense_mass=dense_mass)
-        report = diagnostics.diagnose(idata, free)
-        config.update(retried=True, target_accept=RETRY_TARGET_ACCEPT)
+    else:
+        idata, used, report = _sample_model(model, draws=draws, tune=tune, chains=chains,
+                                            seed=seed, target_accept=target_accept,
+                                            sampler=sampler, progress=progress,
+                                            dense_mass=dense_mass)
+    config.update(retried=used != float(target_accept), target_accept=used)
     result = Fit(law, idata, table.frame, config, families, _fresh=True)
     result.convergence = diagnostics.warn_if_unconverged(report, stacklevel=4)
     return result
+
+
+def _sample_model(model, *, target_accept: float, **settings) -> tuple:
+    """nutpie or PyMC through ``pm.sample``: ``(DataTree, target_accept used, diagnostics)``,
+    rerun once at :data:`RETRY_TARGET_ACCEPT` after divergences (as the batched path does)."""
+    free = [v.name for v in model.free_RVs]
+    idata = sampling.sample(model, target_accept=target_accept, **settings)
+    report = diagnostics.diagnose(idata, free)
+    if report["divergences"] and target_accept < RETRY_TARGET_ACCEPT:
+        # One automatic retry with smaller steps before warning (divergences bias the posterior).
+        target_accept = RETRY_TARGET_ACCEPT
+        idata = sampling.sample(model, target_accept=target_accept, **settings)
+        report = diagnostics.diagnose(idata, free)
+    return idata, float(target_accept), report
 
 
 class Fit:
