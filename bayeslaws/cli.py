@@ -272,7 +272,8 @@ def cmd_fit(args) -> None:
         found = fit.discrepancy
         if not args.quiet:
             s = found.summary()
-            print(f"note: extrapolation discrepancy tau {s['median']:.4f} per decade beyond the "
+            unit = "fitted-range width" if found.relative else "decade"
+            print(f"note: extrapolation discrepancy tau {s['median']:.4f} per {unit} beyond the "
                   f"data [{s['lower']:.4f}, {s['upper']:.4f}], from {found.folds} backtests",
                   file=sys.stderr)
     fit.save(out)

@@ -81,7 +81,8 @@ def run(out: str = "bayeslaws-demo", *, draws: int = 1000, tune: int = 1000, cha
         "beyond data": pred["extrapolation"].map(lambda v: f"{v:.1f}x"),
     })
     echo("forecasts of the held-out runs (posterior predictive with the extrapolation discrepancy, "
-         f"tau {disc['median']:.3f} per decade beyond the data, learned from {disc['folds']} "
+         f"tau {disc['median']:.3f} per width of the fitted range beyond the data, learned from "
+         f"{disc['folds']} "
          "backtests):")
     echo(fc.to_string(index=False))
     abs_err = np.abs(pred["loss_median"] / pred["loss"] - 1)

@@ -128,9 +128,10 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
     """Predict ``fit``'s target at the rows of ``new_data``.
 
     Rows beyond the fitted range of their family get the extrapolation discrepancy of
-    :mod:`bayeslaws.extrapolation` (a drift that grows linearly in decades of distance, its rate
-    learned from backtests inside the training data), so their intervals widen honestly; rows
-    10x or more beyond it also raise an :class:`~bayeslaws.ExtrapolationWarning`.
+    :mod:`bayeslaws.extrapolation` (a drift that grows with the distance beyond the data,
+    measured in widths of the fitted range, its rate learned from backtests inside the training
+    data), so their intervals widen honestly; rows 10x or more beyond it also raise an
+    :class:`~bayeslaws.ExtrapolationWarning`.
 
     Parameters
     ----------
@@ -189,13 +190,13 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
     else:
         eps = rng.standard_normal(pure.shape)
     # Distance of each row: inputs given as draws are placed at their median.
-    d = _distance(fit, {k: np.median(v, axis=(0, 1)) if np.ndim(v) == 3 else v
-                        for k, v in x.items()}, row_fam)
+    d, width = _distance(fit, {k: np.median(v, axis=(0, 1)) if np.ndim(v) == 3 else v
+                               for k, v in x.items()}, row_fam)
     link = pure
     if discrepancy and (d > 0).any():
         found = fit.discrepancy
         if found is not None:
-            link = pure + found.draws(d, row_fam, np.random.default_rng([seed, 11]))
+            link = pure + found.draws(d, row_fam, np.random.default_rng([seed, 11]), width=width)
     far = d >= WARN_DECADES
     if far.any():
         warnings.warn(f"{far.sum()} row(s) lie up to {10 ** d.max():.3g}x beyond the fitted range "
@@ -217,11 +218,13 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
     return Prediction(ds, frame, law.target, notes + table.notes)
 
 
-def _distance(fit, x: dict, row_fam: np.ndarray) -> np.ndarray:
-    """Decades beyond the fitted range per row; a population row is measured against all data."""
+def _distance(fit, x: dict, row_fam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decades beyond the fitted range per row, and the decades that range spans; a population
+    row is measured against all data."""
     train = data_mod.prepare(fit.law, fit.data, family_column=fit.config["family_column"],
                              require_target=False)
     train_fam = np.asarray(train.family).astype(str)
     if not train.has_family:
         train_fam = np.full(len(train_fam), fit.families[0])
-    return extrapolation.distance(fit.law, train.x, train_fam, x, row_fam)
+    return (extrapolation.distance(fit.law, train.x, train_fam, x, row_fam),
+            extrapolation.fitted_width(fit.law, train.x, train_fam, row_fam))

@@ -130,6 +130,8 @@ def run_split(name, *, fresh=False):
     out["plain"] = pred.predictive.values.reshape(-1, len(test))
     out["distance"] = pred.distance
     out["family"] = pred.draws["family"].values
+    tr = bl.data.prepare(law, train)
+    out["width"] = ex.fitted_width(law, tr.x, tr.family.astype(str), out["family"])
     out["posterior_shape"] = pred.predictive.shape[:2]
     t = time.perf_counter()
     out["groups"], out["folds"] = ex.backtest_residuals(
@@ -177,30 +179,54 @@ def kernel_evidence(by_dataset) -> dict[str, float]:
     return out
 
 
-def with_discrepancy(res, prior, seed=0):
-    """Predictive samples of the bayeslaws forecast: plain predictive + discrepancy draws."""
-    grid, dens = ex.tau_posterior(res["groups"], prior=prior)
-    rng = np.random.default_rng(seed)
-    tau = ex.tau_draws(grid, dens, tuple(res["posterior_shape"]), rng)
+#: Discrepancy paths per posterior draw in the scores of ``bayeslaws`` (see ``with_discrepancy``).
+PATHS = 8
+
+
+def with_discrepancy(res, prior, seed=0, paths=PATHS):
+    """Predictive samples of the bayeslaws forecast: plain predictive + discrepancy draws.
+
+    ``paths`` independent discrepancy draws (each with its own tau draw) per posterior draw,
+    stacked: the same predictive distribution as ``Fit.predict``'s one path per draw, with less
+    Monte Carlo noise in the scores (with one path, datablations' median error moved between
+    1.64% and 1.74% from seed to seed).
+    """
     import xarray as xr
 
-    disc = ex.Discrepancy(xr.DataArray(tau, dims=("chain", "draw")), res["folds"],
-                          len(res["groups"]))
-    delta = disc.draws(res["distance"], res["family"], rng).reshape(-1, len(res["y"]))
-    return res["plain"] * np.exp(delta), float(np.median(tau))
+    grid, dens = ex.tau_posterior(res["groups"], prior=prior)
+    rng = np.random.default_rng(seed)
+    out, taus = [], []
+    for _ in range(paths):
+        tau = ex.tau_draws(grid, dens, tuple(res["posterior_shape"]), rng)
+        disc = ex.Discrepancy(xr.DataArray(tau, dims=("chain", "draw")), res["folds"],
+                              len(res["groups"]))
+        delta = disc.draws(res["distance"], res["family"], rng, width=res["width"])
+        out.append(res["plain"] * np.exp(delta.reshape(-1, len(res["y"]))))
+        taus.append(tau)
+    return np.concatenate(out), float(np.median(taus))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fresh", action="store_true", help="recompute the cached fits")
     parser.add_argument("--only", nargs="*", default=None, help="split names")
+    parser.add_argument("--distance", choices=("relative", "decades"), default="relative",
+                        help="axis of the discrepancy: widths of the fitted range (the package's) "
+                             "or plain decades (the earlier model; own cache and result files)")
     args = parser.parse_args()
+    suffix = ""
+    if args.distance == "decades":
+        global CACHE
+        CACHE, suffix = CACHE + "_decades", "_decades"
+        ex.relative_distance = ex.distance  # backtest distances in decades
+        ex.fitted_width = lambda law, tx, tf, fam: np.ones(len(fam))  # width 1: d / 1
     names = args.only or list(SPLITS)
     results = {}
     for name in names:
         t = time.perf_counter()
         results[name] = run_split(name, fresh=args.fresh)
         r = results[name]
+        r.setdefault("width", np.ones(len(r["y"])))  # a decades cache (see --distance)
         print(f"{name}: {r['rows_train']} train / {r['rows_test']} held out, bayes fit "
               f"{r['t_fit']:.1f} s, backtests {r['t_backtest']:.1f} s ({r['folds']} folds), "
               f"huber grid {r['t_huber']:.1f} s [{time.perf_counter() - t:.0f} s]", flush=True)
@@ -240,10 +266,10 @@ def main() -> None:
                          for g, v in pit.items()]
     table = pd.DataFrame(rows)
     os.makedirs(RESULTS, exist_ok=True)
-    table.to_csv(os.path.join(RESULTS, "extrapolation.csv"), index=False)
+    table.to_csv(os.path.join(RESULTS, f"extrapolation{suffix}.csv"), index=False)
     curves = pd.concat(curves, ignore_index=True)
-    curves.to_csv(os.path.join(RESULTS, "extrapolation_calibration.csv"), index=False)
-    with open(os.path.join(RESULTS, "extrapolation_prior.json"), "w") as fh:
+    curves.to_csv(os.path.join(RESULTS, f"extrapolation_calibration{suffix}.csv"), index=False)
+    with open(os.path.join(RESULTS, f"extrapolation_prior{suffix}.json"), "w") as fh:
         json.dump({"mu": everything[0], "sd": everything[1],
                    "loo": {k: list(v) for k, v in priors.items()}}, fh, indent=1)
     pd.set_option("display.width", 200)
@@ -254,7 +280,7 @@ def main() -> None:
     # One PIT per (split, family) of the family's mean log loss: the held-out runs of a family
     # share one drift path, so these are the (nearly) independent trials of the calibration.
     pits = pd.DataFrame(pits)
-    pits.to_csv(os.path.join(RESULTS, "extrapolation_group_pit.csv"), index=False)
+    pits.to_csv(os.path.join(RESULTS, f"extrapolation_group_pit{suffix}.csv"), index=False)
     group_cov = pits.groupby("method")["pit"].agg(
         groups="size",
         **{f"coverage_{int(100 * p)}": (lambda v, p=p: float(np.mean(np.abs(v - 0.5) <= p / 2)))
@@ -266,7 +292,8 @@ def main() -> None:
     for kern, value in kernel_evidence(by_dataset).items():
         print(f"evidence of the inner backtests, kernel {kern}: {value:.1f}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}")
-    _plot(curves)
+    if not suffix:
+        _plot(curves)
 
 
 def _plot(curves):

@@ -67,7 +67,8 @@ for n in B.SPLITS:
     import xarray as xr
     disc.tau = xr.DataArray(tau, dims=("chain", "draw")); disc.folds = 3; disc.groups = 1
     d = res["distance"]; fam = np.asarray(res["family"]).astype(str)
-    delta = disc.draws(d, fam, rng)  # (c, dr, row)
+    disc.relative = True
+    delta = disc.draws(d, fam, rng, width=res["width"])  # (c, dr, row)
     if np.isfinite(NU):
         for f in np.unique(fam):
             rowsf = fam == f

@@ -28,6 +28,19 @@ def test_distance_is_decades_beyond_each_family_range():
     assert ex.describe_distance(0.0) == "inside the fitted range"
 
 
+def test_relative_distance_is_in_widths_of_the_fitted_range():
+    law = bl.laws.get("chinchilla")
+    # family a spans 2 decades of compute (1e17 .. 1e19); family b one run (width floored)
+    train = {"params": np.log([1e8, 1e9, 1e9]), "tokens": np.log([1e9, 1e10, 1e10])}
+    fam_train = np.array(["a", "a", "b"])
+    new = {"params": np.log([1e10, 1e10, 1e10]), "tokens": np.log([1e10, 1e10, 1e10])}
+    fam = np.array(["a", "b", "c"])
+    np.testing.assert_allclose(ex.fitted_width(law, train, fam_train, fam),
+                               [2.0, ex.WIDTH_MIN, 2.0])  # c: unseen, measured against all
+    np.testing.assert_allclose(ex.relative_distance(law, train, fam_train, new, fam),
+                               [0.5, 1.0 / ex.WIDTH_MIN, 0.5])
+
+
 def test_compute_axis_catches_joint_extrapolation():
     law = bl.laws.get("chinchilla")
     train = {"params": np.log([1e8, 1e9]), "tokens": np.log([1e10, 1e9])}
@@ -85,7 +98,7 @@ def test_discrepancy_draws_follow_the_kernel_and_vanish_inside():
     disc = ex.Discrepancy(tau, folds=0, groups=0)
     d = np.array([0.0, 0.5, 2.0, 0.5])
     fam = np.array(["a", "a", "a", "b"])
-    draws = disc.draws(d, fam, np.random.default_rng(0)).reshape(-1, 4)
+    draws = disc.draws(d, fam, np.random.default_rng(0), width=np.ones(4)).reshape(-1, 4)
     assert np.all(draws[:, 0] == 0)
     np.testing.assert_allclose(draws.std(axis=0)[1:],
                                0.02 * np.sqrt([0.5 + 0.25, 2.0 + 4.0, 0.5 + 0.25]), rtol=0.05)
@@ -93,6 +106,26 @@ def test_discrepancy_draws_follow_the_kernel_and_vanish_inside():
     expected = (0.5 + 1.0) / math.sqrt(0.75 * 6.0)  # same family: shared path
     assert corr[0, 1] == pytest.approx(expected, abs=0.03)
     assert abs(corr[0, 2]) < 0.05  # other family: independent
+
+
+def test_discrepancy_distance_unit_is_stored_and_old_files_keep_decades():
+    tau = xr.DataArray(np.full((2, 20000), 0.02), dims=("chain", "draw"))
+    disc = ex.Discrepancy(tau, folds=3, groups=3)
+    d, fam = np.array([2.0]), np.array(["a"])
+    with pytest.raises(ValueError, match="width"):
+        disc.draws(d, fam, np.random.default_rng(0))
+    # two decades beyond a range four decades wide: half a width
+    sd = disc.draws(d, fam, np.random.default_rng(0), width=np.array([4.0])).std()
+    assert sd == pytest.approx(0.02 * math.sqrt(0.5 + 0.25), rel=0.03)
+    back = ex.Discrepancy.from_dataset(disc.to_dataset())
+    assert back.relative and back.to_dataset().attrs["distance"] == "relative"
+    old = disc.to_dataset()
+    del old.attrs["distance"]  # a fit saved before the relative distance: tau per decade
+    legacy = ex.Discrepancy.from_dataset(old)
+    assert not legacy.relative
+    sd = legacy.draws(d, fam, np.random.default_rng(0)).std()
+    assert sd == pytest.approx(0.02 * math.sqrt(2.0 + 4.0), rel=0.03)
+    assert "per decade" in repr(legacy) and "per fitted width" in repr(disc)
 
 
 def test_crps_matches_the_normal_closed_form_and_points_score_abs_error():
