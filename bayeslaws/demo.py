@@ -82,8 +82,7 @@ def run(out: str = "bayeslaws-demo", *, draws: int = 1000, tune: int = 1000, cha
     })
     echo("forecasts of the held-out runs (posterior predictive with the extrapolation discrepancy, "
          f"tau {disc['median']:.3f} per width of the fitted range beyond the data, learned from "
-         f"{disc['folds']} "
-         "backtests):")
+         f"{disc['folds']} backtests):")
     echo(fc.to_string(index=False))
     abs_err = np.abs(pred["loss_median"] / pred["loss"] - 1)
     echo(f"median |relative error| {100 * np.median(abs_err):.2f}%, "

@@ -119,6 +119,16 @@ def size_axis(law, x: dict[str, np.ndarray]) -> np.ndarray:
     return next(iter(axes.values()))
 
 
+def _families(train_family, family):
+    """Yield ``(rows, ref)`` per family of ``family``: its rows, and the fitted rows it is measured
+    against (its own, or all fitted rows for a family that was not fitted)."""
+    train_family = np.asarray(train_family).astype(str)
+    family = np.asarray(family).astype(str)
+    for fam in np.unique(family):
+        ref = train_family == fam
+        yield family == fam, (ref if ref.any() else np.ones(len(train_family), dtype=bool))
+
+
 def distance(law, train_x: dict, train_family: np.ndarray, x: dict, family: np.ndarray) -> np.ndarray:
     r"""Decades by which each row lies outside the fitted range of its family.
 
@@ -132,14 +142,8 @@ def distance(law, train_x: dict, train_family: np.ndarray, x: dict, family: np.n
     """
     train = scale_axes(law, train_x)
     new = scale_axes(law, x)
-    train_family = np.asarray(train_family).astype(str)
-    family = np.asarray(family).astype(str)
     out = np.zeros(len(family))
-    for fam in np.unique(family):
-        rows = family == fam
-        ref = train_family == fam
-        if not ref.any():
-            ref = np.ones(len(train_family), dtype=bool)
+    for rows, ref in _families(train_family, family):
         for name, values in new.items():
             lo, hi = train[name][ref].min(), train[name][ref].max()
             excess = np.maximum(np.maximum(values[rows] - hi, lo - values[rows]), 0.0)
@@ -151,14 +155,9 @@ def fitted_width(law, train_x: dict, train_family: np.ndarray, family: np.ndarra
     """Decades of the size axis (:func:`size_axis`) spanned by the fitted rows of each row's
     family (all fitted rows for a family that was not fitted), at least :data:`WIDTH_MIN`."""
     size = size_axis(law, train_x) / DECADE
-    train_family = np.asarray(train_family).astype(str)
-    family = np.asarray(family).astype(str)
     out = np.zeros(len(family))
-    for fam in np.unique(family):
-        ref = train_family == fam
-        if not ref.any():
-            ref = np.ones(len(train_family), dtype=bool)
-        out[family == fam] = size[ref].max() - size[ref].min()
+    for rows, ref in _families(train_family, family):
+        out[rows] = size[ref].max() - size[ref].min()
     return np.maximum(out, WIDTH_MIN)
 
 
@@ -432,7 +431,7 @@ class Discrepancy:
             if width is None:
                 raise ValueError("this discrepancy measures distance in widths of the fitted "
                                  "range: pass width= (extrapolation.fitted_width)")
-            d = d / np.maximum(np.asarray(width, dtype=float), WIDTH_MIN)
+            d = d / np.asarray(width, dtype=float)  # fitted_width: already >= WIDTH_MIN
         family = np.asarray(family).astype(str)
         out = np.zeros(tau.shape + (len(d),))
         for fam in np.unique(family):
