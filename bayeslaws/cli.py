@@ -85,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="single precision (numpyro only; faster on a GPU)")
     f.add_argument("--input", help="input column of power-law, bnsl or m4 (flops, params, tokens or "
                    "seen_examples)")
-    f.add_argument("--pooling", choices=["partial", "shared", "independent"])
+    f.add_argument("--pooling", choices=["partial", "centred", "shared", "independent"],
+                   help="how parameters are shared across families (default partial: "
+                   "non-centred partial pooling; centred: the same, for many runs per family)")
     f.add_argument("--all-rows", action="store_true",
                    help="use every row of a bundled dataset (no default selection)")
     f.add_argument("--quiet", action="store_true", help="no progress bar and no table")

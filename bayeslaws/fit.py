@@ -177,7 +177,7 @@ class Fit:
         ds = self.params(population=population)
         post = self.posterior
         extra = [f"{p.sampled}_sigma" for n, p in self.law.parameters.items()
-                 if self.law.pooling[n] == "partial" and len(self.families) > 1]
+                 if self.law.pooling[n] in hierarchy.POPULATION and len(self.families) > 1]
         extra += [v for v in ("sigma", "nu") if v in post]
         ds = ds.assign({v: post[v] for v in extra})
         lo, hi = (1 - prob) / 2, (1 + prob) / 2

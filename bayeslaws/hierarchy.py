@@ -8,6 +8,13 @@ For a parameter :math:`\theta` on its sampling scale (``log`` of positive quanti
   With one family there is nothing to pool: :math:`\theta_1 = \mu_\theta` (the non-hierarchical
   model, free of funnels), and :math:`\sigma_\theta` keeps its prior, so a new family is still
   drawn honestly wide.
+* ``centred``: the same population, centred:
+  :math:`\theta_f \sim N(\mu_\theta, \sigma_\theta)`. The two are one model; they differ in
+  how NUTS mixes (Papaspiliopoulos, Roberts & Sköld 2007; Betancourt & Girolami 2015). The
+  non-centred form suits families the data inform weakly (a few runs each: the offsets then follow
+  their prior and no funnel forms); the centred form suits families with many runs each, whose
+  data pin :math:`\theta_f` so tightly that, non-centred, :math:`\mu_\theta` and every offset
+  move together (``benchmarks/all_tables.py``: hundreds of runs per group).
 * ``shared``: one :math:`\theta \sim N(m, s)` for every family.
 * ``independent``: :math:`\theta_f \sim N(m, s)` per family, no population, so no new families.
 
@@ -21,6 +28,9 @@ import numpy as np
 import xarray as xr
 
 from .errors import SpecError
+
+#: Pooling modes with a population (mean and between-family sd), from which new families are drawn.
+POPULATION = ("partial", "centred")
 
 
 def build_params(law, families: list[str]) -> dict:
@@ -47,6 +57,8 @@ def build_params(law, families: list[str]) -> dict:
             sigma = pm.HalfNormal(f"{name}_sigma", prm.family_scale)
             if n == 1:
                 out[name] = mu * pt.ones(1)
+            elif how == "centred":
+                out[name] = pm.Normal(name, mu, sigma, dims="family")
             else:
                 z = pm.Normal(f"{name}_z", 0.0, 1.0, dims="family")
                 out[name] = mu + sigma * z
@@ -62,10 +74,10 @@ def family_draws(law, posterior: xr.Dataset, families: list[str]) -> dict[str, x
         name, how = prm.sampled, law.pooling[prm.name]
         if how == "shared":
             out[name] = posterior[name] * ones
-        elif how == "independent":
-            out[name] = posterior[name].assign_coords(family=fam)
-        elif len(families) == 1:
+        elif len(families) == 1 and how in POPULATION:
             out[name] = posterior[f"{name}_mu"] * ones
+        elif how in ("independent", "centred"):
+            out[name] = posterior[name].assign_coords(family=fam)
         else:
             out[name] = (posterior[f"{name}_mu"]
                          + posterior[f"{name}_sigma"] * posterior[f"{name}_z"].assign_coords(family=fam))

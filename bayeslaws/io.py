@@ -190,6 +190,17 @@ def _families(attrs, tree, data: pd.DataFrame, family_column: str) -> list[str]:
     return ["all"]
 
 
+def _with_legacy_options(spec: dict) -> dict:
+    """The saved law spec, with the options it predates set to what was fitted then."""
+    from .laws import _REGISTRY
+
+    cls = _REGISTRY.get(str(spec.get("law", "")).strip().lower().replace("_", "-"))
+    legacy = getattr(cls, "legacy_options", {})
+    if legacy:
+        spec = dict(spec, options=legacy | dict(spec.get("options") or {}))
+    return spec
+
+
 def load(path):
     """Read a fit written by :func:`save` (or :meth:`bayeslaws.fit.Fit.save`).
 
@@ -243,7 +254,7 @@ def load(path):
         raise FitFileError(f"{path}: damaged bayeslaws fit (its posterior or data no longer match "
                            "the checksum written with them); use an intact copy, or refit")
     try:
-        law = from_spec(json.loads(attrs["law"]))
+        law = from_spec(_with_legacy_options(json.loads(attrs["law"])))
         data = _dataset_to_frame(tree["fit_data"].to_dataset())
         config = DEFAULT_CONFIG | json.loads(attrs.get("config", "{}"))
         families = _families(attrs, tree, data, config["family_column"])

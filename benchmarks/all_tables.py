@@ -16,7 +16,7 @@ Reported: rows, groups, wall time of the fit (numpyro's progress bar on stderr),
 memory, convergence (R-hat <= 1.01, bulk ESS >= 400, divergences) and the population exponents.
 
     python benchmarks/all_tables.py [--chains 4 --draws 1000 --tune 1000] [--independent E]
-        [--out CSV]
+        [--pooling partial|centred] [--out CSV]
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ def main(argv=None) -> None:
     ap.add_argument("--independent", nargs="*", default=[], metavar="PARAM",
                     help="law parameters fitted per group without pooling (e.g. E: each "
                          "dataset's loss is measured on its own validation text)")
+    ap.add_argument("--pooling", choices=["partial", "centred"], default="partial",
+                    help="pooling of the other parameters: partial (non-centred, the default) or "
+                         "centred (the same model; for groups of hundreds of runs each)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "all_tables.csv"))
     args = ap.parse_args(argv)
 
@@ -79,7 +82,9 @@ def main(argv=None) -> None:
     print(f"{len(data)} rows, {groups} groups; "
           + ", ".join(f"{k} {v}" for k, v in data["family"].str.split("/").str[0]
                       .value_counts(sort=False).items()), flush=True)
-    law = bl.laws.get("chinchilla", pooling={p: "independent" for p in args.independent})
+    names = list(bl.laws.get("chinchilla").parameters)
+    law = bl.laws.get("chinchilla", pooling={p: "independent" if p in args.independent
+                                             else args.pooling for p in names})
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bl.ConvergenceWarning)

@@ -60,9 +60,10 @@ def test_bnsl_recovers_a_break():
     x = np.geomspace(1e5, 1e12, 40)
     fit = _quiet_fit(law, _simulate(law, truth, x, 0.005, seed=1), seed=1)
     _check_recovery(fit, truth, {"a": 0.1, "c1": 0.25, "d1": 1.0, "c0": 0.6})
-    # the paper's b is derived from b0 = b xref^-c0
+    # the paper's b is derived from b0, the curve's reducible part at the reference x (1e9 here):
+    # b = b0 xref^c0 (1 + (xref/d1)^(1/f1))^(c1 f1)
     b = fit.summary().loc["b[all]", "median"]
-    assert b == pytest.approx(0.5 * 1e9 ** 0.05, rel=0.3)
+    assert b == pytest.approx(0.5 * 1e9 ** 0.05 * (1 + (1e9 / 1e8) ** 2) ** 0.25, rel=0.3)
 
 
 def test_bnsl_breaks_option_and_limits():
@@ -98,11 +99,36 @@ def test_bnsl_break_prior_follows_the_fitted_range():
         bl.laws.get("bnsl", x_range=[10, 1])
     with pytest.raises(SpecError, match="nu_min"):
         bl.laws.get("bnsl", noise={"nu_min": -1})
-    # evaluation does not depend on the reference x of b0 once the paper's b is fixed
+    # evaluation does not depend on the reference x of b0, nor on what b0 is (the whole curve's
+    # reducible part there, or segment 1's), once the paper's b is fixed
     p = {"a": 0.2, "c0": 0.1, "c1": 0.3, "d1": 1e8, "f1": 0.5}
-    y_free = law.evaluate({"seen_examples": x}, p | {"b0": 2.0 * 1e9 ** -0.1})
-    y_bound = bound.evaluate({"seen_examples": x}, p | {"b0": 2.0 * 1e8 ** -0.1})
+
+    def b0(x_ref):  # b x^-c0 (1 + (x/d1)^(1/f1))^(-c1 f1) with b = 2
+        return 2.0 * x_ref ** -0.1 * (1 + (x_ref / 1e8) ** 2) ** -0.15
+
+    y_free = law.evaluate({"seen_examples": x}, p | {"b0": b0(1e9)})
+    y_bound = bound.evaluate({"seen_examples": x}, p | {"b0": b0(1e8)})
+    segment1 = bl.laws.get("bnsl", b0_at="segment1")
+    y_segment1 = segment1.evaluate({"seen_examples": x}, p | {"b0": 2.0 * 1e9 ** -0.1})
     np.testing.assert_allclose(y_free, y_bound, rtol=1e-10)
+    np.testing.assert_allclose(y_free, y_segment1, rtol=1e-10)
+    # at the reference x the curve is a + b0
+    assert law.evaluate({"seen_examples": [1e9]}, p | {"b0": 0.3})[0] == pytest.approx(0.5)
+
+
+def test_bnsl_fits_saved_before_b0_at_read_as_segment1():
+    """A fit saved before ``b0_at`` existed (segment-1 b0) is read back with that meaning; one
+    saved now keeps the option it was fitted with."""
+    from bayeslaws import io
+
+    old = {"law": "bnsl", "options": {"input": "seen_examples", "breaks": 1}}
+    assert bl.laws.from_spec(io._with_legacy_options(old)).b0_at == "segment1"
+    now = bl.laws.get("bnsl").spec()
+    assert now["options"]["b0_at"] == "curve"
+    assert bl.laws.from_spec(io._with_legacy_options(now)).b0_at == "curve"
+    assert io._with_legacy_options({"law": "chinchilla", "options": {}})["options"] == {}
+    with pytest.raises(SpecError, match="b0_at"):
+        bl.laws.get("bnsl", b0_at="centre")
 
 
 def test_m4_solves_its_implicit_form():

@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import SpecError
 
 #: Pooling choices for a parameter across families.
-POOLING = ("partial", "shared", "independent")
+POOLING = ("partial", "centred", "shared", "independent")
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,9 @@ class Law:
         ``{param: (loc, scale)}`` overriding the Normal prior of the population mean on the
         sampling scale, or ``{param: {"loc": .., "scale": .., "family_scale": ..}}``.
     pooling : str or dict, optional
-        ``"partial"`` (default), ``"shared"`` or ``"independent"``, for all parameters or per
-        parameter as ``{param: pooling}``.
+        ``"partial"`` (default; non-centred), ``"centred"`` (the same partial pooling, centred:
+        for families with many runs each, see :mod:`bayeslaws.hierarchy`), ``"shared"`` or
+        ``"independent"``, for all parameters or per parameter as ``{param: pooling}``.
     noise : dict, optional
         Likelihood settings: ``{"likelihood": "student_t" | "normal" | "laplace", "sigma_scale":
         float, "nu_min": float}``; ``nu_min`` truncates the Gamma(2, 0.1) prior of the Student-t
@@ -94,6 +95,10 @@ class Law:
     positive_target: ClassVar[bool] = True
 
     default_noise: ClassVar[dict] = {"likelihood": "student_t", "sigma_scale": 0.05}
+    #: Options assumed when a saved fit's law does not record them: the values that reproduce
+    #: what an older bayeslaws fitted, where a later one changed the default (read by
+    #: :func:`bayeslaws.io.load`).
+    legacy_options: ClassVar[dict] = {}
 
     def __init__(self, *, priors: dict | None = None, pooling: str | dict | None = None,
                  noise: dict | None = None):

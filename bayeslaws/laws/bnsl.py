@@ -33,9 +33,18 @@ class BNSL(Law):
         \log y = \mathrm{LSE}\Big(\log a,\ \log b_0 - c_0 \log\frac{x}{\bar x}
                  - \sum_i c_i f_i\, \mathrm{softplus}\Big(\frac{\log x - \log d_i}{f_i}\Big)\Big)
 
-    with :math:`b_0 = b\,\bar x^{-c_0}`, the segment-1 power law at a reference scale
-    :math:`\bar x` (as for ``power-law``), which removes the :math:`b`-:math:`c_0` ridge; every
-    term stays finite for any :math:`x`.
+    where, written around a reference scale :math:`\bar x` (the centre of the fitted range),
+
+    .. math::
+
+        \log b_0 - c_0 \log\frac{x}{\bar x}
+        - \sum_i c_i f_i \Big[\mathrm{softplus}\Big(\frac{\log x - \log d_i}{f_i}\Big)
+          - \mathrm{softplus}\Big(\frac{\log \bar x - \log d_i}{f_i}\Big)\Big]
+
+    is the log of the reducible part :math:`y - a`, so :math:`b_0` is the curve's reducible part
+    at :math:`\bar x` (breaks included) and
+    :math:`\log b = \log b_0 + c_0 \log\bar x + \sum_i c_i f_i\,
+    \mathrm{softplus}((\log\bar x - \log d_i)/f_i)`. Every term stays finite for any :math:`x`.
 
     Parameters
     ----------
@@ -47,6 +56,12 @@ class BNSL(Law):
     x_range : [low, high], optional
         The fitted input range (x units) that the default priors of the breaks refer to. Left
         out, :meth:`bind` sets it from the data at fit time, and the fitted law keeps it.
+    b0_at : {"curve", "segment1"}
+        What ``b0`` is: the whole curve's reducible part at :math:`\bar x` (``"curve"``, the
+        default) or the segment-1 power law :math:`b\,\bar x^{-c_0}` there, the break terms
+        left out (``"segment1"``: the parametrisation of bayeslaws before 2026-11-27, which fits
+        saved then are read back with). Both are the same law; they differ in the prior on
+        ``b0`` and in how well NUTS mixes (see Notes).
 
     Notes
     -----
@@ -70,13 +85,18 @@ class BNSL(Law):
     * The sharpness is a width in log x, :math:`\log f_i \sim N(\log(S/(8n)), 0.5)`: a break
       spans about an eighth of the range, not all of it (a break as wide as the range is the
       limit's curvature again).
-    * ``b0`` is the segment-1 power law at the centre of the fitted range (:math:`10^9` for
-      ``seen_examples`` before binding), so ``b0`` and ``c0`` are nearly uncorrelated.
+    * ``b0`` is the curve's reducible part at the centre of the fitted range (:math:`10^9` for
+      ``seen_examples`` before binding), where the data pin it whatever the break does. The
+      earlier reference, the segment-1 power law at the centre, is an extrapolation of segment 1
+      past the break whenever the break lies before the centre, so ``b0``, ``c0`` and ``d1``
+      traded off along a curved ridge (posterior correlation of ``log b0`` and ``log c0`` -0.94
+      on an 11-point curve). On the Revisiting LM curves (``models/revisiting_bnsl.yaml``,
+      4 x 1000, ``benchmarks/bnsl_reference.py``) the earlier reference gave max R-hat
+      1.030-1.091 at seeds 0-3; this one 1.004-1.006, bulk ESS 437-1046, no divergences.
     * Student-t noise with ``nu >= 1`` (``noise={"nu_min": 1}``): with tails heavier than Cauchy
       a chain settled where every curve was misfitted and "explained" it as outliers (nu 0.5).
 
-    These make NMT, BB and (in the comparison's run) LM converge at 4 x 1000 with each curve on
-    its own; the LM spec still does not at its seed (see ``models/revisiting_bnsl.yaml``).
+    These make NMT, BB and LM converge at 4 x 1000 with each curve on its own.
 
     References
     ----------
@@ -93,8 +113,11 @@ class BNSL(Law):
     #: Student-t degrees of freedom kept >= 1 (see the class docstring)
     default_noise = {"likelihood": "student_t", "sigma_scale": 0.05, "nu_min": 1.0}
 
+    legacy_options = {"b0_at": "segment1"}  # fits saved before the option existed
+
     def __init__(self, input: str = "seen_examples", breaks: int = 1,
-                 x_range: tuple[float, float] | list | None = None, **kwargs):
+                 x_range: tuple[float, float] | list | None = None, b0_at: str = "curve",
+                 **kwargs):
         if input not in X_REF:
             raise SpecError(f"bnsl input must be one of {sorted(X_REF)}, not {input!r}")
         if not isinstance(breaks, int) or isinstance(breaks, bool) or not 1 <= breaks <= 3:
@@ -108,6 +131,9 @@ class BNSL(Law):
             if not 0 < lo < hi < math.inf:
                 raise SpecError(f"bnsl x_range must satisfy 0 < low < high, not {x_range!r}")
             x_range = (lo, hi)
+        if b0_at not in ("curve", "segment1"):
+            raise SpecError(f"bnsl b0_at must be 'curve' or 'segment1', not {b0_at!r}")
+        self.b0_at = b0_at
         self.input = input
         self.inputs = (input,)
         self.breaks = breaks
@@ -123,7 +149,8 @@ class BNSL(Law):
         params = [
             Param("a", math.log(0.5), 1.0, family_scale=0.3, doc="limit (unimprovable value)"),
             Param("b0", math.log(0.5), 1.0, family_scale=0.5,
-                  doc="segment-1 power law b x^-c0 at the reference x"),
+                  doc=("reducible part y - a at the reference x" if b0_at == "curve"
+                       else "segment-1 power law b x^-c0 at the reference x")),
             Param("c0", math.log(0.1), 1.0, family_scale=0.3, doc="initial log-log slope"),
         ]
         for i in range(1, breaks + 1):
@@ -150,20 +177,35 @@ class BNSL(Law):
 
     def options(self) -> dict:
         """The input column, the number of breaks and (once bound to data) the fitted x range."""
-        opts = {"input": self.input, "breaks": self.breaks}
+        opts = {"input": self.input, "breaks": self.breaks, "b0_at": self.b0_at}
         if self.x_range is not None:
             opts["x_range"] = list(self.x_range)
         return opts
 
+    def _break_terms(self, lx, p, xp):
+        """``sum_i c_i f_i softplus((lx - log d_i) / f_i)``: how far the breaks bend log y."""
+        total = 0.0
+        for i in range(1, self.breaks + 1):
+            f = p[f"f{i}"]
+            total = total + p[f"c{i}"] * f * _softplus((lx - p[f"log_d{i}"]) / f, xp)
+        return total
+
+    def _log_b(self, p, xp):
+        """Log of the paper's ``b`` from ``b0`` (see ``b0_at``)."""
+        log_b = p["log_b0"] + p["c0"] * self.log_ref
+        if self.b0_at == "curve":
+            log_b = log_b + self._break_terms(self.log_ref, p, xp)
+        return log_b
+
     def formula(self, x, p, xp):
         """Return log y (see the class docstring)."""
         lx = x[self.input]
-        reducible = p["log_b0"] - p["c0"] * (lx - self.log_ref)
-        for i in range(1, self.breaks + 1):
-            f = p[f"f{i}"]
-            reducible = reducible - p[f"c{i}"] * f * _softplus((lx - p[f"log_d{i}"]) / f, xp)
+        # centred on the reference x: no large terms that cancel (single precision keeps digits)
+        reducible = p["log_b0"] - p["c0"] * (lx - self.log_ref) - self._break_terms(lx, p, xp)
+        if self.b0_at == "curve":
+            reducible = reducible + self._break_terms(self.log_ref, p, xp)
         return xp.logaddexp(p["log_a"], reducible)
 
     def derived(self, p, xp):
         """Return the paper's b (the segment-1 coefficient)."""
-        return {"b": xp.exp(p["log_b0"] + p["c0"] * self.log_ref)}
+        return {"b": xp.exp(self._log_b(p, xp))}

@@ -88,7 +88,8 @@ def define(name: str, *, target: str, inputs, params: Mapping, formula: Callable
     derived : mapping, optional
         ``{name: callable(p, xp)}``: quantities computed from the parameters, reported beside them.
     pooling : str or mapping, optional
-        Default pooling across families (``"partial"``, ``"shared"``, ``"independent"``, for all or
+        Default pooling across families (``"partial"``, ``"centred"``, ``"shared"``,
+        ``"independent"``, for all or
         per parameter); ``law.fit`` callers can still override it with ``get(name, pooling=...)``.
     noise : mapping, optional
         Default likelihood settings (``{"likelihood": "student_t", "sigma_scale": 0.05}``).

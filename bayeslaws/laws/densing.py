@@ -148,7 +148,7 @@ def _reference_params(fit, reference: str) -> dict[str, np.ndarray]:
             if how == "independent":
                 raise BayeslawsError(f"parameter {prm.name!r} uses independent pooling, so there "
                                      "is no population curve; give reference=<a fitted family>")
-            if how == "partial":
+            if how in hierarchy.POPULATION:
                 sampled[name] = post[f"{name}_mu"]
             else:
                 v = post[name]
