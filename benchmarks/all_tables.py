@@ -16,7 +16,7 @@ Reported: rows, groups, wall time of the fit (numpyro's progress bar on stderr),
 memory, convergence (R-hat <= 1.01, bulk ESS >= 400, divergences) and the population exponents.
 
     python benchmarks/all_tables.py [--chains 4 --draws 1000 --tune 1000] [--independent E]
-        [--pooling partial|centred] [--out CSV]
+        [--pooling partial|centred] [--dense-mass] [--out CSV]
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ def main(argv=None) -> None:
     ap.add_argument("--pooling", choices=["partial", "centred"], default="partial",
                     help="pooling of the other parameters: partial (non-centred, the default) or "
                          "centred (the same model; for groups of hundreds of runs each)")
+    ap.add_argument("--dense-mass", action="store_true",
+                    help="adapt a dense mass matrix (per-group correlations such as B0-beta)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "all_tables.csv"))
     args = ap.parse_args(argv)
 
@@ -89,7 +91,7 @@ def main(argv=None) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bl.ConvergenceWarning)
         fit = law.fit(data, chains=args.chains, draws=args.draws, tune=args.tune, seed=0,
-                      extrapolation=None, progress=True)
+                      extrapolation=None, progress=True, dense_mass=args.dense_mass)
     seconds = time.perf_counter() - t0
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     report = diagnostics.diagnose(fit.idata, list(fit.idata["posterior"].data_vars))
@@ -100,6 +102,8 @@ def main(argv=None) -> None:
     pop = {p: float(np.exp(post[f"log_{p}_mu"].median())) if f"log_{p}_mu" in post else np.nan
            for p in ("alpha", "beta")}
     row = {"rows": len(data), "groups": groups, "chains": args.chains, "draws": args.draws,
+           "pooling": args.pooling, "independent": " ".join(args.independent),
+           "dense_mass": args.dense_mass,
            "seconds": round(seconds, 1), "peak_rss_gb": round(rss_gb, 2),
            "max_rhat": round(rhat, 4), "min_ess_bulk": round(ess), "divergences":
            report["divergences"], "alpha_population": round(pop["alpha"], 3),
@@ -108,6 +112,18 @@ def main(argv=None) -> None:
     worst = sorted(report["rhat"], key=lambda v: -report["rhat"][v])[:5]
     print("largest R-hat: " + ", ".join(f"{v} {report['rhat'][v]:.3f} (ESS "
                                         f"{report['ess_bulk'][v]:.0f})" for v in worst))
+    # the groups behind the slowest per-group variables
+    import arviz as az
+
+    per_group = []
+    for v in worst:
+        da = fit.idata["posterior"][v]
+        if "family" in da.dims:
+            r = az.rhat(da.to_dataset(name=v))[v]
+            per_group += [(float(r.sel(family=f)), v, str(f)) for f in da["family"].values]
+    if per_group:
+        print("slowest groups: " + ", ".join(f"{v}[{f}] {r:.3f}" for r, v, f in
+                                             sorted(per_group, reverse=True)[:5]))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     tmp = args.out + ".tmp"
     pd.DataFrame([row]).to_csv(tmp, index=False)
