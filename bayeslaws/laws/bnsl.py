@@ -26,23 +26,17 @@ class BNSL(Law):
 
     (Caballero et al. 2022, Eq. 1). Segment 1 falls with log-log slope :math:`-c_0`; after break
     :math:`i` (at :math:`x = d_i`, sharpness :math:`f_i`, smaller is sharper) the slope is
-    :math:`-(c_0 + \dots + c_i)`. Evaluated in log space,
+    :math:`-(c_0 + \dots + c_i)`. Evaluated in log space, :math:`\log y =
+    \mathrm{LSE}(\log a,\ r(x))`, with the log of the reducible part :math:`y - a` written around
+    a reference scale :math:`\bar x` (the centre of the fitted range),
 
     .. math::
 
-        \log y = \mathrm{LSE}\Big(\log a,\ \log b_0 - c_0 \log\frac{x}{\bar x}
-                 - \sum_i c_i f_i\, \mathrm{softplus}\Big(\frac{\log x - \log d_i}{f_i}\Big)\Big)
-
-    where, written around a reference scale :math:`\bar x` (the centre of the fitted range),
-
-    .. math::
-
-        \log b_0 - c_0 \log\frac{x}{\bar x}
+        r(x) = \log b_0 - c_0 \log\frac{x}{\bar x}
         - \sum_i c_i f_i \Big[\mathrm{softplus}\Big(\frac{\log x - \log d_i}{f_i}\Big)
-          - \mathrm{softplus}\Big(\frac{\log \bar x - \log d_i}{f_i}\Big)\Big]
+          - \mathrm{softplus}\Big(\frac{\log \bar x - \log d_i}{f_i}\Big)\Big],
 
-    is the log of the reducible part :math:`y - a`, so :math:`b_0` is the curve's reducible part
-    at :math:`\bar x` (breaks included) and
+    so :math:`b_0` is the curve's reducible part at :math:`\bar x` (breaks included) and
     :math:`\log b = \log b_0 + c_0 \log\bar x + \sum_i c_i f_i\,
     \mathrm{softplus}((\log\bar x - \log d_i)/f_i)`. Every term stays finite for any :math:`x`.
 
