@@ -192,9 +192,9 @@ def _families(attrs, tree, data: pd.DataFrame, family_column: str) -> list[str]:
 
 def _with_legacy_options(spec: dict) -> dict:
     """The saved law spec, with the options it predates set to what was fitted then."""
-    from .laws import _REGISTRY
+    from .laws import registered
 
-    cls = _REGISTRY.get(str(spec.get("law", "")).strip().lower().replace("_", "-"))
+    cls = registered(spec.get("law", ""))
     legacy = getattr(cls, "legacy_options", {})
     if legacy:
         spec = dict(spec, options=legacy | dict(spec.get("options") or {}))

@@ -52,9 +52,18 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def registered(name: str) -> type[Law] | None:
+    """The law class registered under ``name`` (any case, ``_`` or ``-``), or None."""
+    return _REGISTRY.get(_key(name))
+
+
+def _key(name: str) -> str:
+    return str(name).strip().lower().replace("_", "-")
+
+
 def get(name: str, **kwargs) -> Law:
     """Return a law by its kebab-case name, with options (``input=``, ``priors=``, ``pooling=``)."""
-    key = name.strip().lower().replace("_", "-")
+    key = _key(name)
     if key not in _REGISTRY:
         close = difflib.get_close_matches(key, _REGISTRY, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""

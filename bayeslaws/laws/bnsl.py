@@ -170,7 +170,8 @@ class BNSL(Law):
         return self.with_options(x_range=[float(np.exp(lx.min())), float(np.exp(lx.max()))])
 
     def options(self) -> dict:
-        """The input column, the number of breaks and (once bound to data) the fitted x range."""
+        """The input column, the number of breaks, what ``b0`` is and (once bound to data) the
+        fitted x range."""
         opts = {"input": self.input, "breaks": self.breaks, "b0_at": self.b0_at}
         if self.x_range is not None:
             opts["x_range"] = list(self.x_range)
