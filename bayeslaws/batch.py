@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from . import data as data_mod
-from . import diagnostics, sampling
+from . import diagnostics, precondition, sampling
 from .errors import SpecError
 from .model import build_model
 from .progress import PROGRESS, progress_every
@@ -94,10 +94,11 @@ class _Program:
     free: list[str]             # posterior variable names (constrained), as pm.sample stores them
     free_dims: dict[str, tuple]
     input_names: list[str]
-    logp: object                # jax function (*values, *inputs, y, idx, mask) -> log density
-    constrain: object           # jax function (*values) -> constrained free variables
+    logp: object                # jax function (*values, *inputs, y, idx, mask[, c, L]) -> log density
+    constrain: object           # jax function (*values[, c, L]) -> constrained free variables
     runners: dict
     dtype: str = "float64"      # floating dtype of the values, data and log-density
+    centred: list = None        # preconditioned centred parameters (two more data arguments)
 
 
 def _structure_key(law, n_families: int, input_names, dtype: str = "float64") -> str:
@@ -128,16 +129,21 @@ def _program(law, n_families: int, input_names: Sequence[str], *,
         idx = pt.vector("family_idx", dtype="int64")
         mask = pt.vector("mask", dtype=dtype)
         table = data_mod.RunTable(frame=pd.DataFrame(), x=x, y=y, family=np.array([]))
-        model = build_model(law, table, families, idx)
+        # centred parameters: each table's per-family affine maps are arguments too
+        centred = precondition.centred_names(law, n_families)
+        affine = ([pt.matrix("affine_c", dtype=dtype), pt.tensor3("affine_L", dtype=dtype)]
+                  if centred else [])
+        model = build_model(law, table, families, idx, affine=affine or None)
         observed = model.observed_RVs
-        prior_terms = model.logp(vars=model.free_RVs, sum=False)
+        prior_terms = model.logp(vars=list(model.free_RVs) + list(model.potentials), sum=False)
         (lik,) = model.logp(vars=observed, sum=False)
         total = pt.sum([pt.sum(t) for t in prior_terms]) + pt.sum(mask * lik)
-        inputs = list(model.value_vars) + list(x.values()) + [y, idx, mask]
+        inputs = list(model.value_vars) + list(x.values()) + [y, idx, mask] + affine
         logp = get_jaxified_graph(inputs=inputs, outputs=[pt.cast(total, dtype)])
-        free = [rv.name for rv in model.free_RVs]
+        free = [rv.name for rv in model.free_RVs] + centred
         constrained = [v for v in model.unobserved_value_vars if v.name in free]
-        constrain = get_jaxified_graph(inputs=list(model.value_vars), outputs=constrained)
+        constrain = get_jaxified_graph(inputs=list(model.value_vars) + affine,
+                                       outputs=constrained)
         point = model.initial_point()
     program = _Program(
         value_names=[v.name for v in model.value_vars],
@@ -146,7 +152,7 @@ def _program(law, n_families: int, input_names: Sequence[str], *,
         free=[v.name for v in constrained],
         free_dims={name: tuple(model.named_vars_to_dims.get(name, ())) for name in free},
         input_names=list(input_names), logp=logp, constrain=constrain, runners={},
-        dtype=dtype)
+        dtype=dtype, centred=centred)
     _PROGRAMS[key] = program
     return program
 
@@ -165,6 +171,7 @@ def _runner(program: _Program, *, chains: int, draws: int, tune: int, target_acc
     from numpyro.infer.hmc import hmc
 
     n_values = len(program.value_names)
+    n_affine = 2 if program.centred else 0
 
     def potential_fn_gen(data):
         def potential(z):
@@ -197,7 +204,8 @@ def _runner(program: _Program, *, chains: int, draws: int, tune: int, target_acc
         state, _ = jax.lax.scan(warm, state, jnp.arange(tune))
         _, out = jax.lax.scan(keep, state, jnp.arange(draws))
         values = out[0]
-        constrained = jax.vmap(lambda *v: program.constrain(*v))(*values[:n_values])
+        affine = data[len(data) - n_affine:] if n_affine else []
+        constrained = jax.vmap(lambda *v: program.constrain(*v, *affine))(*values[:n_values])
         return constrained, out[1:]
 
     if vectorized:
@@ -478,6 +486,11 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
         masks.append(mask)
     per_table = [np.stack(cols[name]) for name in input_names] + [np.stack(ys), np.stack(idxs),
                                                                   np.stack(masks)]
+    if program.centred:  # each table's own pilot (bayeslaws.precondition), from its real rows
+        maps = [precondition.affine_maps(
+            law, t.x, t.y, pd.Index(t.families).get_indexer(t.family), n_fam, program.centred)
+            for t in tables]
+        per_table += [np.stack([m[0] for m in maps]), np.stack([m[1] for m in maps])]
     # extra lanes (to fill the last shard) repeat the last lane; their draws are dropped
     lane_of = np.minimum(np.arange(total), lanes - 1)
     data = [a[lane_of // chains] for a in per_table]
@@ -521,7 +534,8 @@ def _to_datatree(program, constrained, stats, table, k: int, chains: int, draws:
     import xarray as xr
 
     lanes = slice(k * chains, (k + 1) * chains)
-    coords = {"chain": np.arange(chains), "draw": np.arange(draws), "family": list(families)}
+    coords = {"chain": np.arange(chains), "draw": np.arange(draws), "family": list(families),
+              "centred_param": list(program.centred or [])}
     post = {}
     for name, values in zip(program.free, constrained):
         dims = ("chain", "draw") + program.free_dims.get(name, ())

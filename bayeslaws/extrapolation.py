@@ -193,18 +193,22 @@ def kernel(d_a: np.ndarray, d_b: np.ndarray) -> np.ndarray:
     return np.minimum(d_a[:, None], d_b[None, :]) + d_a[:, None] * d_b[None, :]
 
 
-def drift_loglik(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-                 tau: np.ndarray) -> np.ndarray:
+def drift_loglik(groups: list[tuple], tau: np.ndarray, gamma: float = 0.0) -> np.ndarray:
     r"""Log-likelihood of each ``tau`` given backtest residuals, summed over groups.
 
-    Each group is ``(r, s, d)``: residuals, predictive sds and distances of one fold and family;
-    :math:`r \sim N(0, \mathrm{diag}(s^2) + \tau^2 K(d))` with :func:`kernel` ``K``. One
-    eigendecomposition of :math:`S^{-1/2} K S^{-1/2}` per group makes every grid value cheap.
+    Each group is ``(r, s, d)`` or ``(r, s, d, g)``: residuals, predictive sds and distances of
+    one fold and family, and ``g``, the decades by which the fold's largest fitted run of that
+    family lies below the full fit's (:func:`backtest_residuals`; 0 when absent);
+    :math:`r \sim N(0, \mathrm{diag}(s^2) + \tau^2 e^{2\gamma g} K(d))` with :func:`kernel`
+    ``K``. With :math:`\gamma > 0` a refit on smaller runs drifts faster than the full fit
+    (:data:`GAMMA`), and ``tau`` is the full fit's rate. One eigendecomposition of
+    :math:`S^{-1/2} K S^{-1/2}` per group makes every grid value cheap.
     """
     tau2 = np.asarray(tau, dtype=float)[:, None] ** 2
     total = np.zeros(len(tau2))
-    for r, s, d in groups:
-        lam, vec = np.linalg.eigh(kernel(d, d) / np.outer(s, s))
+    for r, s, d, *rest in groups:
+        gap = float(rest[0]) if rest else 0.0
+        lam, vec = np.linalg.eigh(kernel(d, d) / np.outer(s, s) * math.exp(2.0 * gamma * gap))
         lam = np.clip(lam, 0.0, None)
         proj = (vec.T @ (r / s)) ** 2
         scale = 1.0 + tau2 * lam[None, :]
@@ -236,18 +240,20 @@ def tau_draws(grid: np.ndarray, density: np.ndarray, shape: tuple[int, ...],
     return np.interp(rng.uniform(size=shape), cdf, grid)
 
 
-def population_prior(groups_by_dataset: dict, *, sd_floor: float = SD_FLOOR) -> tuple[float, float]:
+def population_prior(groups_by_dataset: dict, *, sd_floor: float = SD_FLOOR,
+                     gamma: float = 0.0) -> tuple[float, float]:
     r"""Empirical-Bayes population prior of :math:`\log\tau` across datasets.
 
     Each dataset :math:`j` has its own drift rate, :math:`\log\tau_j \sim N(\mu, s)`; the
     marginal likelihood :math:`\prod_j \int p(r_j \mid \tau_j)\, N(\log\tau_j; \mu, s)\,
     d\log\tau_j` of the datasets' backtest residuals is maximised over a grid of
     :math:`(\mu, s)`, with :math:`s \ge` ``sd_floor`` (a handful of datasets cannot pin down
-    their spread). Returns ``(mu, s)``, usable as ``prior`` of :func:`tau_posterior`.
+    their spread); ``gamma`` as in :func:`drift_loglik`. Returns ``(mu, s)``, usable as
+    ``prior`` of :func:`tau_posterior`.
     """
     log_tau = np.linspace(math.log(1e-4), math.log(TAU_MAX), 600)
     step = log_tau[1] - log_tau[0]
-    lls = [drift_loglik(g, np.exp(log_tau)) for g in groups_by_dataset.values() if g]
+    lls = [drift_loglik(g, np.exp(log_tau), gamma) for g in groups_by_dataset.values() if g]
     best, arg = -np.inf, TAU_PRIOR
     for mu in np.linspace(math.log(1e-3), math.log(0.2), 160):
         for sd in np.linspace(sd_floor, 2.0, 60):
@@ -279,6 +285,16 @@ def backtest_splits(law, table, fractions=FRACTIONS) -> list[np.ndarray]:
     return masks
 
 
+def _scale_gap(size: np.ndarray, family: np.ndarray, mask: np.ndarray, fam: str) -> float:
+    """Decades by which the largest run of ``fam`` fitted under ``mask`` lies below the largest
+    run of ``fam`` in all the data (over all families for a family the fold did not fit)."""
+    own = family == fam
+    fold = own & mask
+    if not fold.any():
+        own, fold = np.ones(len(size), dtype=bool), mask
+    return float(size[own].max() - size[fold].max())
+
+
 def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family", seed: int = 0,
                        sampler: str = "numpyro", chains: int = 4, fractions=FRACTIONS,
                        dense_mass: bool = False, batched: bool = True, float32: bool = False):
@@ -289,10 +305,11 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
 
     Returns
     -------
-    groups : list of (r, s, d)
+    groups : list of (r, s, d, g)
         Per fold and family: link-scale residuals of the held-out rows against the refit's
-        predictive mean, the predictive sds, and the distances beyond the refit's range in
-        widths of that range (:func:`relative_distance`).
+        predictive mean, the predictive sds, the distances beyond the refit's range in
+        widths of that range (:func:`relative_distance`), and the decades by which the refit's
+        largest run of the family lies below the full data's (:func:`drift_loglik`).
     folds : int
         Number of folds run.
     """
@@ -300,6 +317,7 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
 
     table = data_mod.prepare(law, frame, family_column=family_column)
     frame = table.frame.reset_index(drop=True)
+    size = size_axis(law, table.x) / DECADE
     groups = []
     masks = backtest_splits(law, table, fractions)
     folds = []  # (training mask, held-out mask) of the folds that have rows to score
@@ -348,7 +366,8 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
         for fam in np.unique(fam_held):
             rows = (fam_held == fam) & (d > 0)
             if rows.any():
-                groups.append((y[rows] - m[rows], np.maximum(s[rows], 1e-9), d[rows]))
+                groups.append((y[rows] - m[rows], np.maximum(s[rows], 1e-9), d[rows],
+                               _scale_gap(size, table.family.astype(str), mask, fam)))
     return groups, len(masks)
 
 

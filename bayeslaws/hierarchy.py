@@ -14,7 +14,9 @@ For a parameter :math:`\theta` on its sampling scale (``log`` of positive quanti
   non-centred form suits families the data inform weakly (a few runs each: the offsets then follow
   their prior and no funnel forms); the centred form suits families with many runs each, whose
   data pin :math:`\theta_f` so tightly that, non-centred, :math:`\mu_\theta` and every offset
-  move together (``benchmarks/all_tables.py``: hundreds of runs per group).
+  move together (``benchmarks/all_tables.py``: hundreds of runs per group). With data at hand,
+  each family's centred parameters are sampled through the affine map of
+  :mod:`bayeslaws.precondition` (:math:`\theta_f = c_f + L_f w_f`, the same posterior).
 * ``shared``: one :math:`\theta \sim N(m, s)` for every family.
 * ``independent``: :math:`\theta_f \sim N(m, s)` per family, no population, so no new families.
 
@@ -33,8 +35,19 @@ from .errors import SpecError
 POPULATION = ("partial", "centred")
 
 
-def build_params(law, families: list[str]) -> dict:
+def build_params(law, families: list[str], affine=None) -> dict:
     """Create the PyMC variables of ``law``'s parameters; call inside a model with a ``family`` dim.
+
+    Parameters
+    ----------
+    law : bayeslaws.laws.Law
+    families : list of str
+    affine : tuple (c, L), optional
+        Centres (families x centred parameters) and lower Cholesky factors (families x k x k)
+        of :mod:`bayeslaws.precondition`, arrays or symbolic tensors. Given, the centred
+        parameters (in the order of :func:`bayeslaws.precondition.centred_names`) are sampled
+        as :math:`\theta_f = c_f + L_f w_f` (the same posterior, better geometry); without it
+        they are plain centred normals.
 
     Returns
     -------
@@ -46,6 +59,7 @@ def build_params(law, families: list[str]) -> dict:
 
     n = len(families)
     out = {}
+    centred = {}  # sampled name -> (mu, sigma), for the preconditioned centred block
     for prm in law.parameters.values():
         name, how = prm.sampled, law.pooling[prm.name]
         if how == "shared":
@@ -57,11 +71,25 @@ def build_params(law, families: list[str]) -> dict:
             sigma = pm.HalfNormal(f"{name}_sigma", prm.family_scale)
             if n == 1:
                 out[name] = mu * pt.ones(1)
+            elif how == "centred" and affine is not None:
+                centred[name] = (mu, sigma)
             elif how == "centred":
                 out[name] = pm.Normal(name, mu, sigma, dims="family")
             else:
                 z = pm.Normal(f"{name}_z", 0.0, 1.0, dims="family")
                 out[name] = mu + sigma * z
+    if centred:
+        c, chol = (pt.as_tensor(a) for a in affine)
+        pm.modelcontext(None).add_coord("centred_param", list(centred))
+        # theta_f = c_f + L_f w_f has a constant Jacobian, so the population prior on theta_f
+        # below is the whole prior: the posterior is plain centred pooling's
+        w = pm.Flat("centred_w", dims=("family", "centred_param"))
+        theta = c + (chol * w[:, None, :]).sum(axis=-1)
+        for j, (name, (mu, sigma)) in enumerate(centred.items()):
+            out[name] = pm.Deterministic(name, theta[:, j], dims="family")
+            pm.Potential(f"{name}_population",  # log N(theta_f | mu, sigma), summed
+                         pt.sum(-0.5 * ((out[name] - mu) / sigma) ** 2 - pt.log(sigma))
+                         - 0.5 * n * np.log(2 * np.pi))
     return out
 
 

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from . import hierarchy
+from . import hierarchy, precondition
 
 
 def observed_name(law) -> str:
@@ -22,7 +22,7 @@ def observed_name(law) -> str:
     return f"log_{law.target}" if law.positive_target else law.target
 
 
-def build_model(law, table, families: list[str], family_idx: np.ndarray):
+def build_model(law, table, families: list[str], family_idx: np.ndarray, affine=None):
     """Return the PyMC model of ``law`` for the validated ``table``.
 
     Parameters
@@ -34,6 +34,10 @@ def build_model(law, table, families: list[str], family_idx: np.ndarray):
         Family labels (the ``family`` coordinate).
     family_idx : numpy.ndarray
         Index into ``families`` of each row.
+    affine : tuple (c, L), optional
+        The per-family maps of centred parameters (:mod:`bayeslaws.precondition`); computed from
+        ``table`` when it holds data, given as symbolic inputs by :mod:`bayeslaws.batch`;
+        ``False``: plain centred normals.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -43,7 +47,11 @@ def build_model(law, table, families: list[str], family_idx: np.ndarray):
     coords = {"family": list(families)} | ({} if symbolic else {"row": np.arange(len(table.y))})
     dims = None if symbolic else "row"
     with pm.Model(coords=coords) as model:
-        theta = hierarchy.build_params(law, families)
+        centred = precondition.centred_names(law, len(families))
+        if affine is None and centred and not symbolic:
+            affine = precondition.affine_maps(law, table.x, table.y, family_idx, len(families),
+                                              centred)
+        theta = hierarchy.build_params(law, families, affine=affine or None)
         rows = {name: value[family_idx] for name, value in theta.items()}
         mu = law.formula(table.x, law.natural(rows, pt), pt)
         sigma = pm.HalfNormal("sigma", law.noise["sigma_scale"])

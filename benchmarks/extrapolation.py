@@ -158,6 +158,28 @@ KERNELS = {
 }
 
 
+#: Scale exponents gamma (drift rate of a refit e^(gamma g) times the full fit's, g the decades
+#: its largest run lies below the full data's) compared by the inner backtests' evidence.
+GAMMAS = (-0.5, -0.2, 0.0, 0.2, 0.5, 1.0)
+
+
+def scale_evidence(by_dataset) -> dict[float, float]:
+    """Log marginal likelihood of all datasets' inner backtests for each scale exponent gamma
+    (:func:`bayeslaws.extrapolation.drift_loglik`), at its empirical-Bayes population prior:
+    does a refit on smaller runs drift faster per fitted width than the full fit?"""
+    import math
+
+    log_tau = np.linspace(math.log(1e-4), math.log(ex.TAU_MAX), 600)
+    out = {}
+    for gamma in GAMMAS:
+        mu, sd = ex.population_prior(by_dataset, gamma=gamma)
+        logn = -0.5 * ((log_tau - mu) / sd) ** 2 - math.log(sd * math.sqrt(2 * math.pi))
+        out[gamma] = float(sum(
+            np.logaddexp.reduce(ex.drift_loglik(g, np.exp(log_tau), gamma) + logn)
+            + math.log(log_tau[1] - log_tau[0]) for g in by_dataset.values()))
+    return out
+
+
 def kernel_evidence(by_dataset) -> dict[str, float]:
     """Log marginal likelihood of all datasets' inner backtests under each kernel, at its
     empirical-Bayes population prior (the kernel choice uses no held-out run)."""
@@ -291,6 +313,10 @@ def main() -> None:
           f"(tau {np.exp(everything[0]):.4f}), sd={everything[1]:.3f}")
     for kern, value in kernel_evidence(by_dataset).items():
         print(f"evidence of the inner backtests, kernel {kern}: {value:.1f}")
+    if all(len(g) == 4 for groups in by_dataset.values() for g in groups):
+        for gamma, value in scale_evidence(by_dataset).items():
+            print(f"evidence of the inner backtests, scale exponent gamma {gamma:+.1f}: "
+                  f"{value:.1f}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}")
     if not suffix:
         _plot(curves)

@@ -24,7 +24,7 @@ recovery is reported.
 
     python benchmarks/many_fits.py --fits 50 [--law chinchilla --dataset chinchilla_epoch]
         [--chains 4 --draws 500 --tune 500] [--dense-mass] [--skip-sequential] [--big 100000 200]
-        [--big-pooling partial|centred] [--out CSV]
+        [--big-pooling partial|centred] [--big-dense-mass] [--big-only] [--float32] [--out CSV]
 """
 
 from __future__ import annotations
@@ -111,6 +111,11 @@ def main(argv=None) -> None:
     ap.add_argument("--big-pooling", choices=["partial", "centred"], default="partial",
                     help="pooling of the big problem (centred suits its hundreds of rows per "
                          "family; partial, non-centred, is the package default)")
+    ap.add_argument("--big-dense-mass", action="store_true",
+                    help="a dense mass matrix for the big problem too (cheap on a GPU, where a "
+                         "matrix-vector product over ~1,000 dimensions costs little)")
+    ap.add_argument("--big-only", action="store_true", help="skip the many-fits part")
+    ap.add_argument("--float32", action="store_true", help="sample in float32 (GPU option)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "many_fits.csv"))
     args = ap.parse_args(argv)
 
@@ -122,22 +127,28 @@ def main(argv=None) -> None:
     if query:
         frame = frame.query(query).reset_index(drop=True)
     sets = splits(frame, args.fits)
-    kw = dict(chains=args.chains, draws=args.draws, tune=args.tune, dense_mass=args.dense_mass)
+    kw = dict(chains=args.chains, draws=args.draws, tune=args.tune, dense_mass=args.dense_mass,
+              float32=args.float32)
     device = f"{jax.default_backend()} x{jax.local_device_count()}"
     print(f"# {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} "
           f"cores, JAX {jax.__version__} on {device}; {args.fits} fits of {args.law} on "
           f"{args.dataset} ({min(len(s) for s in sets)}-{max(len(s) for s in sets)} rows), "
           f"{args.chains} chains x {args.draws} draws + {args.tune} warm-up"
-          f"{', dense mass' if args.dense_mass else ''}", flush=True)
+          f"{', dense mass' if args.dense_mass else ''}{', float32' if args.float32 else ''}",
+          flush=True)
     rows = []
     warnings.simplefilter("ignore", bl.ConvergenceWarning)
+    if args.big_only:
+        args.skip_sequential, args.repeat = True, False
 
-    t0 = time.perf_counter()
-    fits_b = batch.fit_many(law, sets, seed=0, progress=True, **kw)
-    t_batch = time.perf_counter() - t0
-    rows.append({"method": "batched (first call)", "fits": len(sets), "seconds": t_batch,
-                 "converged": sum(map(converged, fits_b))})
-    print(f"batched: {t_batch:.1f} s, {rows[-1]['converged']}/{len(sets)} converged", flush=True)
+    if not args.big_only:
+        t0 = time.perf_counter()
+        fits_b = batch.fit_many(law, sets, seed=0, progress=True, **kw)
+        t_batch = time.perf_counter() - t0
+        rows.append({"method": "batched (first call)", "fits": len(sets), "seconds": t_batch,
+                     "converged": sum(map(converged, fits_b))})
+        print(f"batched: {t_batch:.1f} s, {rows[-1]['converged']}/{len(sets)} converged",
+              flush=True)
     if args.repeat:
         again = splits(frame, args.fits, offset=0.01)
         t0 = time.perf_counter()
@@ -168,19 +179,27 @@ def main(argv=None) -> None:
         big, truth = simulate_big(law, n_rows, n_fam)
         t0 = time.perf_counter()
         # the path a user takes for one big fit (bayeslaws' progress line shows the sampling);
-        # a diagonal mass matrix: a dense one over ~1,000 dimensions costs more than it saves
+        # a diagonal mass matrix unless --big-dense-mass: on a CPU a dense one over ~1,000
+        # dimensions costs more than it saves
         big_law = law.with_options(pooling=args.big_pooling)
         fit = big_law.fit(big, seed=0, extrapolation=None, progress=True,
-                          **{**kw, "dense_mass": False})
+                          **{**kw, "dense_mass": args.big_dense_mass})
         t_big = time.perf_counter() - t0
         post = fit.posterior
         rec = {k: float(np.exp(post[f"{k}_mu"].median())) for k in truth}
         ok = converged(fit)
+        stats = fit.idata["sample_stats"].to_dataset()
+        d = fit.diagnostics()
+        print(f"big: max R-hat {max(d['rhat'].values()):.3f}, min bulk ESS "
+              f"{min(d['ess_bulk'].values()):.0f}, {d['divergences']} divergences, "
+              f"{float(stats['n_steps'].mean()):.0f} leapfrog steps per draw", flush=True)
         print(f"big: {n_rows} rows, {n_fam} families: {t_big:.1f} s, converged {ok}; population "
               "medians " + ", ".join(f"{k[4:]} {rec[k]:.4g} (true {np.exp(v):.4g})"
                                      for k, v in truth.items()), flush=True)
         rows.append({"method": f"big simulated ({n_rows} rows, {n_fam} families, "
-                               f"{args.big_pooling} pooling)", "fits": 1,
+                               f"{args.big_pooling} pooling"
+                               f"{', dense mass' if args.big_dense_mass else ''}"
+                               f"{', float32' if args.float32 else ''})", "fits": 1,
                      "seconds": t_big, "converged": int(ok)})
 
     table = pd.DataFrame(rows)

@@ -1,0 +1,121 @@
+r"""Per-family affine preconditioning of centred pooling, from a Laplace pilot of each family.
+
+With centred pooling (:mod:`bayeslaws.hierarchy`) and hundreds of runs per family, each family's
+parameters are pinned by its own data along directions that the law's form makes strongly
+correlated: on a simulated Chinchilla family of 500 runs, corr(log A0, log alpha) is -0.985 and
+corr(log B0, log beta) -0.983. NUTS with a diagonal mass matrix must then take steps as small as
+the narrowest of these ridges in every one of the families (383 leapfrog steps per draw at 200
+families), and a dense mass matrix over all families' parameters (about a thousand dimensions)
+cannot be estimated from a warm-up's draws. The fix is the block-diagonal mass matrix the problem
+has, written as a change of variables:
+
+.. math::
+
+    \theta_f = c_f + L_f w_f,
+
+with a free :math:`w_f` per family, the centre :math:`c_f` and the Cholesky factor :math:`L_f`
+of the covariance of a Laplace (Gauss-Newton) approximation to the family's posterior under the
+law's wide prior, and the population prior :math:`\theta_f \sim N(\mu_\theta, \sigma_\theta)`
+kept on :math:`\theta_f` itself. The Jacobian is constant, so the posterior is exactly that of
+plain centred pooling; only the geometry NUTS sees changes (a well-fitted family's :math:`w_f`
+is close to a standard normal). A poor pilot costs speed, never correctness.
+
+Reference: the block structure of hierarchical posteriors with informative groups,
+Papaspiliopoulos, Roberts & Sköld 2007, "A general framework for the parametrization of
+hierarchical models", Statistical Science 22(1); preconditioning NUTS by an affine map, Hoffman
+et al. 2019, "NeuTra-lizing bad geometry in Hamiltonian Monte Carlo using neural transport"
+(the linear case).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+#: Fewest runs per sampled parameter for a family's pilot; fewer: the prior's diagonal scale.
+MIN_ROWS_PER_PARAM = 2
+
+
+def centred_names(law, n_families: int) -> list[str]:
+    """Sampled names of the parameters with centred pooling, in the law's order; none when
+    there is one family (its parameters are the population means)."""
+    if n_families < 2:
+        return []
+    return [p.sampled for p in law.parameters.values() if law.pooling[p.name] == "centred"]
+
+
+def family_laplace(law, x: dict[str, np.ndarray], y: np.ndarray, names: list[str],
+                   free: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    r"""Laplace approximation of one family's posterior under the law's own prior.
+
+    Maximises :math:`-\tfrac12\sum_i (y_i - f(x_i;\theta))^2/s^2
+    - \tfrac12\sum_p (\theta_p - m_p)^2 / v_p^2` over all sampled parameters ``names``
+    (prior ``loc`` :math:`m`, ``scale`` :math:`v`; :math:`s` the residual sd, re-estimated once)
+    and returns the centre and covariance of the ``free`` subset, or None when the fit fails.
+    """
+    from scipy.optimize import least_squares
+
+    prms = {p.sampled: p for p in law.parameters.values()}
+    loc = np.array([prms[n].loc for n in names])
+    scale = np.array([prms[n].scale for n in names])
+
+    def predict(theta):
+        with np.errstate(all="ignore"):
+            return law.formula(x, law.natural(dict(zip(names, theta)), np), np)
+
+    s = float(law.noise["sigma_scale"])
+    theta = loc
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for _ in range(2):  # fit, then again with the residual sd it found
+                def residuals(t, s=s):
+                    r = (y - predict(t)) / s
+                    return np.concatenate([np.where(np.isfinite(r), r, 1e6), (t - loc) / scale])
+                res = least_squares(residuals, theta, method="trf", x_scale=scale)
+                theta = res.x
+                s = max(float(np.sqrt(np.mean((y - predict(theta)) ** 2))), 1e-4)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    precision = res.jac.T @ res.jac  # Gauss-Newton: data rows / s and the prior's rows
+    try:
+        cov = np.linalg.inv(precision)
+    except np.linalg.LinAlgError:
+        return None
+    keep = [names.index(n) for n in free]
+    c, cov = theta[keep], cov[np.ix_(keep, keep)]
+    if not (np.all(np.isfinite(c)) and np.all(np.isfinite(cov))):
+        return None
+    return c, cov
+
+
+def affine_maps(law, x: dict[str, np.ndarray], y: np.ndarray, family_idx: np.ndarray,
+                n_families: int, free: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Centres ``c`` (families x free) and lower Cholesky factors ``L`` (families x free x free)
+    of :math:`\\theta_f = c_f + L_f w_f`, one Laplace pilot per family (:func:`family_laplace`).
+
+    A family with too few runs, or whose pilot fails, gets the prior's location and a diagonal
+    of its ``family_scale``: the plain centred geometry.
+    """
+    prms = {p.sampled: p for p in law.parameters.values()}
+    names = [p.sampled for p in law.parameters.values()]
+    fallback_c = np.array([prms[n].loc for n in free])
+    fallback_l = np.diag([prms[n].family_scale for n in free])
+    c = np.tile(fallback_c, (n_families, 1))
+    chol = np.tile(fallback_l, (n_families, 1, 1))
+    family_idx = np.asarray(family_idx)
+    for f in range(n_families):
+        rows = family_idx == f
+        if rows.sum() < MIN_ROWS_PER_PARAM * len(names):
+            continue
+        found = family_laplace(law, {k: np.asarray(v)[rows] for k, v in x.items()},
+                               np.asarray(y)[rows], names, free)
+        if found is None:
+            continue
+        try:
+            chol[f] = np.linalg.cholesky(found[1])
+            c[f] = found[0]
+        except np.linalg.LinAlgError:
+            continue
+    return c, chol

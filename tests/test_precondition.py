@@ -1,0 +1,77 @@
+"""The per-family affine maps of centred pooling (bayeslaws.precondition)."""
+
+import numpy as np
+import pandas as pd
+
+import bayeslaws as bl
+from bayeslaws import data as data_mod
+from bayeslaws import model as model_mod
+from bayeslaws import precondition
+
+NAMES = ["log_E", "log_A0", "log_B0", "log_alpha", "log_beta"]
+TRUTH = np.log([1.8, 0.37, 0.37, 0.34, 0.35])
+
+
+def _family(law, rows, seed, name="f0"):
+    rng = np.random.default_rng(seed)
+    x = {"params": rng.uniform(np.log(3e7), np.log(1e10), rows),
+         "tokens": rng.uniform(np.log(1e9), np.log(3e11), rows)}
+    mu = law.formula(x, law.natural(dict(zip(NAMES, TRUTH)), np), np)
+    y = mu + 0.01 * rng.standard_normal(rows)
+    return pd.DataFrame({"params": np.exp(x["params"]), "tokens": np.exp(x["tokens"]),
+                         "loss": np.exp(y), "family": name})
+
+
+def test_laplace_pilot_finds_the_family_and_its_ridges():
+    law = bl.laws.get("chinchilla", pooling="centred")
+    table = data_mod.prepare(law, _family(law, 400, 0))
+    c, cov = precondition.family_laplace(law, table.x, table.y, NAMES, NAMES)
+    sd = np.sqrt(np.diag(cov))
+    assert np.all(np.abs(c - TRUTH) < 5 * sd), (c, TRUTH, sd)
+    corr = cov / np.outer(sd, sd)
+    # the ridges a diagonal mass matrix cannot follow (module docstring)
+    assert corr[1, 3] < -0.9 and corr[2, 4] < -0.9
+
+
+def test_small_family_falls_back_to_the_prior_scale():
+    law = bl.laws.get("chinchilla", pooling="centred")
+    frame = pd.concat([_family(law, 200, 1, "big"), _family(law, 3, 2, "tiny")])
+    table = data_mod.prepare(law, frame)
+    idx = pd.Index(["big", "tiny"]).get_indexer(table.family)
+    free = precondition.centred_names(law, 2)
+    assert free == NAMES
+    c, chol = precondition.affine_maps(law, table.x, table.y, idx, 2, free)
+    prms = {p.sampled: p for p in law.parameters.values()}
+    np.testing.assert_allclose(c[1], [prms[n].loc for n in free])
+    np.testing.assert_allclose(chol[1], np.diag([prms[n].family_scale for n in free]))
+    assert np.all(np.tril(chol[0]) == chol[0]) and np.all(np.diag(chol[0]) > 0)
+    assert precondition.centred_names(law, 1) == []
+
+
+def test_preconditioned_density_is_the_centred_density():
+    """log p(w) of the mapped model equals log p(theta) of plain centred pooling at
+    theta = c + L w: the same posterior up to a constant Jacobian (here exactly equal)."""
+    law = bl.laws.get("chinchilla", pooling="centred")
+    frame = pd.concat([_family(law, 60, 3, "a"), _family(law, 80, 4, "b")])
+    table = data_mod.prepare(law, frame)
+    families = ["a", "b"]
+    idx = pd.Index(families).get_indexer(table.family)
+    plain = model_mod.build_model(law, table, families, idx, affine=False)
+    mapped = model_mod.build_model(law, table, families, idx)
+    assert "centred_w" in mapped.named_vars and "centred_w" not in plain.named_vars
+    c, chol = precondition.affine_maps(law, table.x, table.y, idx, 2, NAMES)
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(2, len(NAMES)))
+    theta = c + np.einsum("fij,fj->fi", chol, w)
+    point_plain = plain.initial_point()
+    point_mapped = mapped.initial_point()
+    for key in point_plain:
+        if key in point_mapped:
+            point_plain[key] = point_mapped[key] = point_plain[key] + 0.1 * rng.normal(
+                size=np.shape(point_plain[key]))
+    for j, name in enumerate(NAMES):
+        point_plain[name] = theta[:, j]
+    point_mapped["centred_w"] = w
+    lp_plain = plain.compile_logp()(point_plain)
+    lp_mapped = mapped.compile_logp()(point_mapped)
+    np.testing.assert_allclose(lp_mapped, lp_plain, rtol=1e-10)
