@@ -192,7 +192,9 @@ def main(argv=None) -> None:
         d = fit.diagnostics()
         print(f"big: max R-hat {max(d['rhat'].values()):.3f}, min bulk ESS "
               f"{min(d['ess_bulk'].values()):.0f}, {d['divergences']} divergences, "
-              f"{float(stats['n_steps'].mean()):.0f} leapfrog steps per draw", flush=True)
+              f"{float(stats['n_steps'].mean()):.0f} leapfrog steps per draw; slowest: "
+              + ", ".join(f"{k} {v:.3f}" for k, v in
+                          sorted(d["rhat"].items(), key=lambda kv: -kv[1])[:3]), flush=True)
         print(f"big: {n_rows} rows, {n_fam} families: {t_big:.1f} s, converged {ok}; population "
               "medians " + ", ".join(f"{k[4:]} {rec[k]:.4g} (true {np.exp(v):.4g})"
                                      for k, v in truth.items()), flush=True)
