@@ -200,8 +200,9 @@ def drift_loglik(groups: list[tuple], tau: np.ndarray, gamma: float = 0.0) -> np
     one fold and family, and ``g``, the decades by which the fold's largest fitted run of that
     family lies below the full fit's (:func:`backtest_residuals`; 0 when absent);
     :math:`r \sim N(0, \mathrm{diag}(s^2) + \tau^2 e^{2\gamma g} K(d))` with :func:`kernel`
-    ``K``. With :math:`\gamma > 0` a refit on smaller runs drifts faster than the full fit
-    (:data:`GAMMA`), and ``tau`` is the full fit's rate. One eigendecomposition of
+    ``K``. With :math:`\gamma > 0` a refit on smaller runs drifts faster than the full fit,
+    and ``tau`` is the full fit's rate; the package uses :math:`\gamma = 0`, which the bundled
+    backtests' evidence supports (``benchmarks/RESULTS.md``). One eigendecomposition of
     :math:`S^{-1/2} K S^{-1/2}` per group makes every grid value cheap.
     """
     tau2 = np.asarray(tau, dtype=float)[:, None] ** 2
