@@ -32,26 +32,32 @@ Learning :math:`\tau` (leave-future-out backtests inside the training data, Bür
 Vehtari 2020). The training rows are cut at compute quantiles (:data:`FRACTIONS`); the law is
 refitted on each lower part and predicts the upper part. For fold :math:`k` and family
 :math:`f`, the residuals :math:`r = y - m` against the refit's predictive median :math:`m` (with
-predictive scale :math:`s`, parameter uncertainty and noise included) follow the marginal of the
-model, :math:`r \sim N(0, \mathrm{diag}(s^2) + \tau^2 K(d, d))`, so the residuals of one fold
-count as one look at the discrepancy, not as many independent points. Folds and families pool
-into one :math:`\tau` per fit, whose prior is log-normal (:data:`TAU_PRIOR`): the population
+joint predictive covariance :math:`\Sigma`) follow the marginal of the model,
+:math:`r \sim N(0, \Sigma + \tau^2 K(d, d))`, so the residuals of one fold count as one look at
+the discrepancy, not as many independent points. :math:`\Sigma` (:func:`predictive_cov`) is the
+refit's parameter uncertainty, which moves all rows of a family together, plus independent
+noise: with only its diagonal, an exponent error of the refit that its own posterior already
+allows would be read as drift, and counted again on top of the final fit's parameter
+uncertainty (on the bundled backtests the joint covariance raises the log evidence of the same
+residuals from 1436.9 to 2071.7 and lowers the population tau from 0.040 to 0.032). Folds and
+families pool into one :math:`\tau` per fit, whose prior is log-normal (:data:`TAU_PRIOR`): the population
 distribution of :math:`\tau` across datasets, learned by empirical Bayes
 (:func:`population_prior`) from the same inner backtests on the training parts of the bundled
 datasets (``benchmarks/extrapolation.py``; no held-out run enters it). Its one-dimensional
 posterior is computed on a grid and its draws are paired with the posterior draws of the fit.
 
 Why this kernel: on the inner backtests (training rows only) of six datasets the marginal
-likelihood of Brownian motion alone (1438.0) and Brownian motion plus drift (1436.9) are equal
-and far above a drift alone (1210.1): errors already appear just past the edge of the data. The
+likelihood of Brownian motion alone (2072.4) and Brownian motion plus drift (2071.7) are equal
+and far above a drift alone (1934.4): errors already appear just past the edge of the data. The
 two agree within the short distances the backtests probe; the drift term is kept because
 exponent errors grow linearly further out, where being too wide is the lesser failure.
 
-Why widths rather than decades: the inner backtests cannot tell the two apart (evidence 1436.9
-against 1437.3 with plain decades), since their fitted widths vary little; on the held-out
+Why widths rather than decades: the inner backtests cannot tell the two apart (evidence 2071.7
+against 2072.4 with plain decades), since their fitted widths vary little; on the held-out
 runs of the extrapolation benchmark, where the final fits span 1.04 to 2 times the widths of
-the backtest refits, widths narrowed the 90% intervals by a sixth and improved the CRPS on six
-of seven splits while they still covered 94% (``benchmarks/RESULTS.md``).
+the backtest refits, widths narrowed the 90% intervals (9% against 11% of the loss) and
+improved the CRPS on six of seven splits while they still covered 94%
+(``benchmarks/RESULTS.md``).
 
 References
 ----------
@@ -78,9 +84,9 @@ from .sampling import single_sampler
 FRACTIONS = (0.5, 0.65, 0.8)
 #: Log-normal prior ``(mu, sd)`` of log tau (tau: link-scale sd per width of the fitted range,
 #: see :func:`relative_distance`): the empirical-Bayes population of the bundled datasets' inner
-#: backtests (tau about 0.040), from ``benchmarks/extrapolation.py``
+#: backtests (tau about 0.032), from ``benchmarks/extrapolation.py``
 #: (``benchmarks/results/extrapolation_prior.json``).
-TAU_PRIOR = (-3.209, 0.525)
+TAU_PRIOR = (-3.442, 0.576)
 #: Smallest between-dataset sd of log tau in the empirical-Bayes population prior.
 SD_FLOOR = 0.5
 #: Upper end of the tau grid (an error of 50% per decade is far beyond any law worth using).
@@ -196,26 +202,72 @@ def kernel(d_a: np.ndarray, d_b: np.ndarray) -> np.ndarray:
 def drift_loglik(groups: list[tuple], tau: np.ndarray, gamma: float = 0.0) -> np.ndarray:
     r"""Log-likelihood of each ``tau`` given backtest residuals, summed over groups.
 
-    Each group is ``(r, s, d)`` or ``(r, s, d, g)``: residuals, predictive sds and distances of
-    one fold and family, and ``g``, the decades by which the fold's largest fitted run of that
-    family lies below the full fit's (:func:`backtest_residuals`; 0 when absent);
-    :math:`r \sim N(0, \mathrm{diag}(s^2) + \tau^2 e^{2\gamma g} K(d))` with :func:`kernel`
-    ``K``. With :math:`\gamma > 0` a refit on smaller runs drifts faster than the full fit,
-    and ``tau`` is the full fit's rate; the package uses :math:`\gamma = 0`, which the bundled
-    backtests' evidence supports (``benchmarks/RESULTS.md``). One eigendecomposition of
-    :math:`S^{-1/2} K S^{-1/2}` per group makes every grid value cheap.
+    Each group is ``(r, S, d)`` or ``(r, S, d, g)``: residuals, the refit's predictive spread and
+    distances of one fold and family, and ``g``, the decades by which the fold's largest fitted
+    run of that family lies below the full fit's (:func:`backtest_residuals`; 0 when absent).
+    ``S`` is either the joint predictive covariance :math:`\Sigma` of the rows (a matrix: the
+    refit's parameter uncertainty is shared by the rows, see :func:`predictive_cov`) or their
+    predictive sds (a vector, :math:`\Sigma = \mathrm{diag}(S^2)`);
+    :math:`r \sim N(0, \Sigma + \tau^2 e^{2\gamma g} K(d))` with :func:`kernel` ``K``. With
+    :math:`\gamma > 0` a refit on smaller runs drifts faster than the full fit, and ``tau`` is the
+    full fit's rate; the package uses :math:`\gamma = 0`, which the bundled backtests' evidence
+    supports (``benchmarks/RESULTS.md``). One eigendecomposition of the whitened kernel
+    :math:`L^{-1} K L^{-T}` (:math:`\Sigma = L L^T`) per group makes every grid value cheap.
     """
+    from scipy.linalg import solve_triangular
+
     tau2 = np.asarray(tau, dtype=float)[:, None] ** 2
     total = np.zeros(len(tau2))
     for r, s, d, *rest in groups:
         gap = float(rest[0]) if rest else 0.0
-        lam, vec = np.linalg.eigh(kernel(d, d) / np.outer(s, s) * math.exp(2.0 * gamma * gap))
+        k = kernel(d, d) * math.exp(2.0 * gamma * gap)
+        s = np.asarray(s, dtype=float)
+        if s.ndim == 1:
+            white, kw, logdet = r / s, k / np.outer(s, s), 2 * np.sum(np.log(s))
+        else:
+            chol = np.linalg.cholesky(s)
+            white = solve_triangular(chol, r, lower=True)
+            kw = solve_triangular(chol, solve_triangular(chol, k, lower=True).T, lower=True)
+            logdet = 2 * np.sum(np.log(np.diag(chol)))
+        lam, vec = np.linalg.eigh(0.5 * (kw + kw.T))
         lam = np.clip(lam, 0.0, None)
-        proj = (vec.T @ (r / s)) ** 2
+        proj = (vec.T @ white) ** 2
         scale = 1.0 + tau2 * lam[None, :]
         total += -0.5 * (np.sum(proj[None, :] / scale + np.log(scale), axis=1)
-                         + 2 * np.sum(np.log(s)) + len(r) * math.log(2 * math.pi))
+                         + logdet + len(r) * math.log(2 * math.pi))
     return total
+
+
+def predictive_cov(law_link: np.ndarray, sd: np.ndarray, clip: float = 0.025) -> np.ndarray:
+    r"""Joint predictive covariance of a refit at some rows: shared curve plus own noise.
+
+    .. math:: \Sigma = \mathrm{Cov}(\log L(x_i; \theta), \log L(x_j; \theta))
+              + \mathrm{diag}\big(\max(s_i^2 - \mathrm{Var}_i,\ 10^{-4} s_i^2)\big)
+
+    The first term, over the posterior draws of the law curve, is the parameter uncertainty: an
+    error in an exponent moves every row of a family together, so it must not be counted as
+    independent per row (as a diagonal :math:`s^2` would: a shared offset of many rows would
+    then look like drift). The second tops the diagonal up to the predictive variance
+    :math:`s_i^2` (half the central 68% range, robust to Student-t tails), which adds the
+    observation noise. Draws are winsorised at the ``clip`` and ``1 - clip`` quantiles of each
+    row first, so a few far draws (an unseen family's population draws) do not dominate.
+
+    Parameters
+    ----------
+    law_link : numpy.ndarray
+        Link-scale draws of the law curve (no noise), ``(n_draws, n_rows)``.
+    sd : numpy.ndarray
+        Predictive sds of the rows, ``(n_rows,)``.
+    """
+    law_link = np.array(law_link, dtype=float)
+    finite = np.isfinite(law_link)
+    if not finite.all():  # a non-positive law draw on a log link: stand in the row's median
+        med = np.nanmedian(np.where(finite, law_link, np.nan), axis=0)
+        law_link = np.where(finite, law_link, med[None, :])
+    lo, hi = np.quantile(law_link, [clip, 1.0 - clip], axis=0)
+    cov = np.atleast_2d(np.cov(np.clip(law_link, lo, hi), rowvar=False))
+    sd2 = np.asarray(sd, dtype=float) ** 2
+    return cov + np.diag(np.maximum(sd2 - np.diag(cov), 1e-4 * sd2))
 
 
 def tau_posterior(groups, *, prior=None, size: int = 2001):
@@ -306,9 +358,11 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
 
     Returns
     -------
-    groups : list of (r, s, d, g)
+    groups : list of (r, S, d, g)
         Per fold and family: link-scale residuals of the held-out rows against the refit's
-        predictive mean, the predictive sds, the distances beyond the refit's range in
+        predictive median, their joint predictive covariance (:func:`predictive_cov`: the
+        refit's parameter uncertainty, shared by the rows, plus noise), the distances beyond
+        the refit's range in
         widths of that range (:func:`relative_distance`), and the decades by which the refit's
         largest run of the family lies below the full data's (:func:`drift_loglik`).
     folds : int
@@ -352,9 +406,10 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
             warnings.simplefilter("ignore", UserWarning)
             pred = sub.predict(held, seed=seed, discrepancy=False)
         link = pred.predictive.values.reshape(-1, len(held))
+        curve = pred.law.values.reshape(-1, len(held))
         if law.positive_target:
-            with np.errstate(divide="ignore"):
-                link = np.log(link)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                link, curve = np.log(link), np.log(curve)
         # Median and half the central 68% range: the sd of a normal predictive, and robust
         # to the far tails a Student-t noise with small nu produces.
         q16, m, q84 = np.quantile(link, [0.16, 0.5, 0.84], axis=0)
@@ -367,7 +422,8 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
         for fam in np.unique(fam_held):
             rows = (fam_held == fam) & (d > 0)
             if rows.any():
-                groups.append((y[rows] - m[rows], np.maximum(s[rows], 1e-9), d[rows],
+                cov = predictive_cov(curve[:, rows], np.maximum(s[rows], 1e-9))
+                groups.append((y[rows] - m[rows], cov, d[rows],
                                _scale_gap(size, table.family.astype(str), mask, fam)))
     return groups, len(masks)
 

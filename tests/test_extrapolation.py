@@ -60,6 +60,49 @@ def test_drift_loglik_matches_dense_multivariate_normal():
     np.testing.assert_allclose(ex.drift_loglik(groups, tau), dense, rtol=1e-9)
 
 
+def test_drift_loglik_takes_a_joint_predictive_covariance():
+    rng = np.random.default_rng(5)
+    r, s, d = rng.normal(0, 0.02, 6), rng.uniform(0.004, 0.01, 6), np.sort(rng.uniform(0, 2, 6))
+    a = rng.normal(size=(6, 6)) * 0.005
+    cov = a @ a.T + np.diag(s**2)
+    tau = np.array([0.001, 0.02, 0.3])
+    dense = [stats.multivariate_normal(np.zeros(6), cov + t**2 * math.exp(0.6)
+                                       * ex.kernel(d, d)).logpdf(r) for t in tau]
+    np.testing.assert_allclose(ex.drift_loglik([(r, cov, d, 1.0)], tau, gamma=0.3), dense,
+                               rtol=1e-9)
+    # a diagonal covariance is the same as the vector of sds
+    np.testing.assert_allclose(ex.drift_loglik([(r, np.diag(s**2), d)], tau),
+                               ex.drift_loglik([(r, s, d)], tau), rtol=1e-12)
+
+
+def test_predictive_cov_counts_a_shared_parameter_error_once():
+    rng = np.random.default_rng(6)
+    rows, draws = 12, 4000
+    x = np.linspace(0.0, 1.0, rows)
+    # law-curve draws: a shared offset (sd 0.004) and slope error (sd 0.003) per draw
+    curve = (rng.normal(0, 0.004, draws)[:, None]
+             + rng.normal(0, 0.003, draws)[:, None] * x[None, :])
+    curve[:3] = 5.0  # a few far draws must not dominate (winsorised)
+    sd = np.full(rows, 0.006)  # predictive sd: the curve's plus noise
+    cov = ex.predictive_cov(curve, sd)
+    np.testing.assert_allclose(np.diag(cov), sd**2, rtol=1e-6)
+    true = 0.004**2 + 0.003**2 * np.outer(x, x)
+    off = ~np.eye(rows, dtype=bool)
+    np.testing.assert_allclose(cov[off], true[off], rtol=0.15)
+    assert np.all(np.linalg.eigvalsh(cov) > 0)
+    # residuals that share one parameter error and have no drift: with the joint covariance
+    # the tau posterior stays at small values; counted as independent rows (diagonal) the
+    # shared offset of all rows is read as drift
+    d = np.linspace(0.05, 1.0, rows)
+    r = 0.008 + rng.normal(0, np.sqrt(sd**2 - np.diag(true)))  # a 2-sd parameter offset
+    g_joint, g_diag = [(r, cov, d)], [(r, sd, d)]
+    grid = np.linspace(0.0002, 0.05, 250)
+    best_joint = grid[np.argmax(ex.drift_loglik(g_joint, grid))]
+    best_diag = grid[np.argmax(ex.drift_loglik(g_diag, grid))]
+    assert best_joint < 0.002, best_joint
+    assert best_diag > 0.004, best_diag
+
+
 def _simulate_groups(tau, n_groups, rng, rows=8):
     groups = []
     for _ in range(n_groups):
