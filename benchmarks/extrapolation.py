@@ -98,6 +98,15 @@ def opt():
     return runs[~big], runs[big]
 
 
+def steplaw():
+    """Li et al.'s dense runs: the best smoothed final loss of each (N, D) cell over its learning
+    rate x batch size grid (the loss at tuned hyperparameters, as the paper fits), one family."""
+    runs = bl.datasets.load("steplaw_li2025")
+    best = (runs.groupby(["params", "tokens"], as_index=False)["loss"].min()
+            .assign(family="steplaw_dense"))
+    return best[best.params < 1.07e9], best[best.params >= 1.07e9]
+
+
 #: name -> (loader, underlying dataset, description of the split)
 SPLITS = {
     "chinchilla_q85": (chinchilla_q85, "chinchilla", "Epoch's 240 runs: lowest 85% of compute -> top 15%"),
@@ -107,6 +116,8 @@ SPLITS = {
     "porian": (porian, "porian", "9 recipes (families), standard N, val loss: C <= 3.2e18 -> 6.4e18-2.56e19"),
     "olmo_ladder": (olmo_ladder, "olmo", "ladder 190M-1.3B final ckpts -> 3B ladder, OLMo-2 7B, 13B"),
     "opt": (opt, "opt", "OPT trajectories: <= 13B -> 30B and 175B"),
+    # added 2026-11-28, after the model choices above: a clean test of them
+    "steplaw": (steplaw, "steplaw", "Step Law dense cells, best loss per (N, D): 215-537M -> 1.07B"),
 }
 
 
