@@ -75,3 +75,35 @@ def test_preconditioned_density_is_the_centred_density():
     lp_plain = plain.compile_logp()(point_plain)
     lp_mapped = mapped.compile_logp()(point_mapped)
     np.testing.assert_allclose(lp_mapped, lp_plain, rtol=1e-10)
+
+
+def test_global_pilot_starts_at_the_noise_scale_with_its_curvature():
+    """bayeslaws.batch._pilot: with every centred_w at 0 it finds the global values (noise
+    scale, population means) and an initial inverse mass of about the posterior variance:
+    var(log sigma) ~ 1/(2n) for n rows, 1 for each centred_w."""
+    import pymc.sampling.jax  # noqa: F401  (before JAX touches the CPU devices)
+
+    from bayeslaws import batch
+
+    law = bl.laws.get("chinchilla", pooling="centred", noise={"likelihood": "normal"})
+    families = ["a", "b", "c"]
+    frame = pd.concat([_family(law, 400, 10 + k, f) for k, f in enumerate(families)])
+    table = data_mod.prepare(law, frame)
+    idx = pd.Index(families).get_indexer(table.family).astype(np.int64)
+    program = batch._program(law, 3, sorted(table.x))
+    c, chol = precondition.affine_maps(law, table.x, table.y, idx, 3, program.centred)
+    data = ([np.asarray(table.x[n], float) for n in sorted(table.x)]
+            + [np.asarray(table.y, float), idx, np.ones(len(table.y)), c, chol])
+    z, imm = batch._pilot(program)(data, [np.asarray(v) for v in program.initial])
+    names = program.value_names
+    sizes = [int(np.prod(s, dtype=int)) for s in program.value_shapes]
+    at = dict(zip(names, np.split(np.asarray(imm), np.cumsum(sizes)[:-1])))
+    start = dict(zip(names, [np.asarray(v) for v in z]))
+    n = len(table.y)
+    assert abs(np.exp(start["sigma_log__"]) / 0.01 - 1) < 0.1
+    assert 0.5 < at["sigma_log__"][0] * 2 * n < 2.0
+    np.testing.assert_allclose(at["centred_w"], 1.0)
+    np.testing.assert_allclose(start["centred_w"], 0.0)
+    # population means start near the truth (three families drawn at it)
+    for j, name in enumerate(NAMES):
+        assert abs(start[f"{name}_mu"] - TRUTH[j]) < 0.2, name
