@@ -11,7 +11,9 @@ the data into the graph as constants. Here the data are arguments instead:
 2. numpyro's functional NUTS (:func:`numpyro.infer.hmc.hmc` with ``potential_fn_gen``) runs one
    chain per (table, chain) lane; the lanes are ``vmap``-ed, and on CPU sharded with ``pmap``
    over the host devices, so every core works. Each lane adapts its own step size and diagonal
-   mass matrix (Stan's windowed warm-up), exactly as a single fit would.
+   mass matrix (Stan's windowed warm-up), exactly as a single fit would. Centred programs
+   (per-family affine maps, :mod:`bayeslaws.precondition`) first run a global pilot per table
+   (:func:`_pilot`) for each chain's start point and initial inverse mass matrix.
 3. Tables are padded to a shared row count (rounded up to a power of two, so nearby sizes reuse
    the program); padded rows have mask 0 and add nothing to the density or its gradient.
 

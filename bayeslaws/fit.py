@@ -21,6 +21,8 @@ from .model import build_model, check_start, log_density, observed_name
 RETRY_TARGET_ACCEPT = 0.99
 #: Extrapolation models: ``"backtest"`` (drift learned from inner backtests, the default) or None.
 EXTRAPOLATION = ("backtest", None)
+#: Draws x rows per block of the pointwise log-likelihood (see ``Fit._complete``): 128 MB.
+LL_BLOCK = 2 ** 24
 
 
 def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="numpyro",
@@ -121,8 +123,15 @@ class Fit:
         idx = pd.Index(self.families).get_indexer(table.family)
         from .predict import link_draws
 
-        mu = link_draws(self.law, sampled, table.x, idx)
-        ll = log_density(self.law, table.y, mu, post)
+        # in row blocks of about LL_BLOCK values: the law's intermediates for every draw and
+        # row at once (several arrays of draws x rows) do not fit in memory at 100k rows
+        n_draws = post.sizes["chain"] * post.sizes["draw"]
+        step = max(1, LL_BLOCK // n_draws)
+        ll = np.empty((post.sizes["chain"], post.sizes["draw"], len(table.y)))
+        for lo in range(0, len(table.y), step):
+            rows = slice(lo, lo + step)
+            mu = link_draws(self.law, sampled, {k: v[rows] for k, v in table.x.items()}, idx[rows])
+            ll[..., rows] = log_density(self.law, table.y[rows], mu, post)
         name = observed_name(self.law)
         self.idata["log_likelihood"] = xr.Dataset(
             {name: (("chain", "draw", "row"), ll)},
