@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def pooled_and_independent():
     frame, truth = simulate_chinchilla(seed=7, n_families=5, small_family_runs=3)
     assert (frame["family"] == "fam0").sum() == 3
-    kw = dict(seed=1, draws=1000, tune=1000, chains=4)
+    kw = dict(seed=1, draws=1000, tune=500, chains=4)
     partial = bl.laws.get("chinchilla").fit(frame, **kw)
     # independent pooling with 3 runs and 5 parameters is weakly identified: warnings expected
     with _maybe_warn():
@@ -87,7 +87,7 @@ def test_centred_pooling_is_the_same_model(pooled_and_independent, tmp_path):
     frame, partial, _ = pooled_and_independent
     with _maybe_warn():  # fam0 has 3 runs: a centred funnel may mix a little worse there
         centred = bl.laws.get("chinchilla", pooling="centred").fit(
-            frame, seed=1, draws=1000, tune=1000, chains=4)
+            frame, seed=1, draws=1000, tune=500, chains=4)
     assert "log_E_z" not in centred.posterior and "log_E_mu" in centred.posterior
     for fam in ("fam1", "fam3"):
         for name in ("E", "alpha", "beta"):
