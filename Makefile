@@ -20,7 +20,7 @@ demo: install
 
 # Two pytest workers, one test file each at a time (so module fixtures are fitted once). Much of
 # the suite is single-threaded (XLA compiles, pytensor graphs, subprocess start-up), so two
-# workers overlap it: 1,392 s serial -> 1,040 s on the 2-core VM (2026-11-29, closing note).
+# workers overlap it (1.3x on 2 cores: benchmarks/RESULTS.md, "Test suite wall time").
 test: install-test
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
