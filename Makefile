@@ -21,7 +21,9 @@ demo: install
 # Two pytest workers, one test file each at a time (so module fixtures are fitted once). Much of
 # the suite is single-threaded (XLA compiles, pytensor graphs, subprocess start-up), so two
 # workers overlap it (1.3x on 2 cores: benchmarks/RESULTS.md, "Test suite wall time").
+# lint-imports first: the one-way layer contract of pyproject.toml (docs/architecture.md).
 test: install-test
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 install-docs: $(BIN)/python

@@ -65,6 +65,8 @@ import pandas as pd
 from . import data as data_mod
 from . import diagnostics, precondition, sampling
 from .errors import SpecError
+from .fit import EXTRAPOLATION, RETRY_TARGET_ACCEPT, Fit
+from .cluster import sample_on_cluster
 from .model import build_model
 from .progress import PROGRESS, progress_every
 
@@ -405,8 +407,6 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
     ImportError
         ``cluster`` is given but Dask's ``distributed`` is not installed.
     """
-    from .fit import EXTRAPOLATION, Fit
-
     if extrapolation not in EXTRAPOLATION:
         raise SpecError(f"extrapolation must be one of {EXTRAPOLATION}, not {extrapolation!r}")
     for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
@@ -441,10 +441,11 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
         if cluster is None:
             part = _sample_tables(bound[members[0]], sub, members, rows, **settings)
         else:
-            from .cluster import sample_on_cluster
-
+            # the workers run this module's _sample_tables on their chunks (passed by reference,
+            # so bayeslaws.cluster never imports the batch layer above it)
             part = sample_on_cluster(bound[members[0]], sub, rows, settings, cluster=cluster,
-                                     chunk_size=chunk_size, indices=members)
+                                     chunk_size=chunk_size, indices=members,
+                                     runner=_sample_tables)
         for i, result in zip(members, part):
             results[i] = result
     config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
@@ -492,8 +493,6 @@ def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *,
     Returns one ``(DataTree, target_accept used, diagnostics report)`` per table, in order. This is
     what a Dask worker runs on its chunk (:mod:`bayeslaws.distributed`).
     """
-    from .fit import RETRY_TARGET_ACCEPT
-
     sampling.enable_compilation_cache()
     out: list = [None] * len(tables)
     groups: dict[int, list[int]] = {}

@@ -187,7 +187,7 @@ def _print_table(frame, out=None) -> None:
 
 
 def _write_csv(frame, path, **kwargs) -> None:
-    from .io import atomic_write
+    from .files import atomic_write
 
     atomic_write(path, lambda tmp: frame.to_csv(tmp, **kwargs))
 
@@ -287,7 +287,7 @@ def cmd_fit(args) -> None:
 
 
 def cmd_predict(args) -> None:
-    from . import load
+    from .io import load
     from .data import read_table
     from .intervals import check_prob
 
@@ -313,7 +313,7 @@ def cmd_predict(args) -> None:
 
 
 def cmd_optimal(args) -> None:
-    from . import load
+    from .io import load
     from .errors import BayeslawsError
     from .intervals import check_prob
 
@@ -456,7 +456,7 @@ def _bits_per_param(fit, args, prob):
 
 
 def cmd_compare(args) -> None:
-    from . import load
+    from .io import load
     from .compare import compare
 
     from .errors import BayeslawsError
@@ -491,7 +491,7 @@ def cmd_compare(args) -> None:
 
 
 def cmd_plot(args) -> None:
-    from . import load
+    from .io import load
 
     from .data import read_table
     from .errors import BayeslawsError
@@ -518,7 +518,7 @@ def cmd_plot(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from . import load
+    from .io import load
     from .data import read_table
     from .errors import BayeslawsError
     from .report import write_report
@@ -587,7 +587,7 @@ class _InterruptGuard:
                     break
             if self.handled.wait(self.grace):
                 return
-            from .io import remove_pending
+            from .files import remove_pending
 
             remove_pending()
             PROGRESS.abandon()

@@ -34,6 +34,7 @@ import math
 import os
 import warnings
 
+from . import laws
 from .errors import ClusterError, SpecError
 
 #: Seconds to wait for a scheduler to answer (and, once connected, for a first worker).
@@ -72,13 +73,12 @@ def connect(cluster):
     return client, True
 
 
-def sample_on_cluster(law, tables, rows: dict[int, int], settings: dict, *, cluster,
+def sample_on_cluster(law, tables, rows: dict[int, int], settings: dict, *, cluster, runner,
                       chunk_size: int | None = None, indices=None) -> list[tuple]:
-    """What :func:`bayeslaws.batch._sample_tables` returns for all ``tables`` (at positions
-    ``indices`` of the caller's list, default 0, 1, ...), computed in chunks on the Dask cluster
-    ``cluster``."""
-    from . import laws
-
+    """What ``runner`` (the local batched sampler, :func:`bayeslaws.batch._sample_tables`)
+    returns for all ``tables`` (at positions ``indices`` of the caller's list, default 0, 1,
+    ...), computed in chunks on the Dask cluster ``cluster``. ``runner`` must be a module-level
+    function: Dask sends it by reference and each worker imports it."""
     spec = law.spec()
     try:
         laws.from_spec(spec)
@@ -100,7 +100,7 @@ def sample_on_cluster(law, tables, rows: dict[int, int], settings: dict, *, clus
             workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
             chunk_size = math.ceil(n / workers)
         chunks = [list(range(i, min(i + int(chunk_size), n))) for i in range(0, n, int(chunk_size))]
-        futures = [client.submit(run_chunk, spec, type(law), [tables[i] for i in chunk],
+        futures = [client.submit(run_chunk, runner, spec, type(law), [tables[i] for i in chunk],
                                  [indices[i] for i in chunk], rows, settings, pure=False)
                    for chunk in chunks]
         parts = client.gather(futures)
@@ -129,18 +129,14 @@ def _check_workers(client) -> None:
 
 def _law(spec: dict, cls):
     """The law of ``spec`` on a worker, registering ``cls`` if the worker does not know it."""
-    from . import laws
-
     if laws._REGISTRY.get(cls.name) is not cls:
         laws.register(cls)
     return laws.from_spec(spec)
 
 
-def run_chunk(spec: dict, cls, tables, indices, rows, settings) -> list[tuple]:
-    """A Dask task: fit one chunk of prepared tables with the local batched sampler."""
-    from . import batch
-
-    return batch._sample_tables(_law(spec, cls), tables, indices, rows, **settings)
+def run_chunk(runner, spec: dict, cls, tables, indices, rows, settings) -> list[tuple]:
+    """A Dask task: fit one chunk of prepared tables with ``runner``, the local batched sampler."""
+    return runner(_law(spec, cls), tables, indices, rows, **settings)
 
 
 def worker_info() -> dict:

@@ -105,7 +105,7 @@ def run(out: str = "bayeslaws-demo", *, draws: int = 1000, tune: int = 1000, cha
     fit_path = os.path.join(out, "demo_fit.nc")
     fit.save(fit_path)
     pred_path = os.path.join(out, "demo_forecasts.csv")
-    from .io import atomic_write
+    from .files import atomic_write
 
     atomic_write(pred_path, lambda tmp: pred.to_csv(tmp, index=False))
     total = time.perf_counter() - start

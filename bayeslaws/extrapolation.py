@@ -76,8 +76,9 @@ import pandas as pd
 import xarray as xr
 
 from . import data as data_mod
-from . import hierarchy
-from .errors import ConvergenceWarning
+from . import batch, hierarchy, hooks, inference
+from .errors import BayeslawsError, ConvergenceWarning
+from .scores import score_table
 from .sampling import single_sampler
 
 #: Compute quantiles at which the training rows are cut for the inner backtests.
@@ -368,8 +369,6 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
     folds : int
         Number of folds run.
     """
-    from .fit import fit_law
-
     table = data_mod.prepare(law, frame, family_column=family_column)
     frame = table.frame.reset_index(drop=True)
     size = size_axis(law, table.x) / DECADE
@@ -390,13 +389,11 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
         warnings.simplefilter("ignore", UserWarning)
         trains = [frame[mask] for mask, _ in folds]
         if batched and single_sampler(sampler) == "numpyro":  # one compiled program
-            from .batch import fit_many
-
-            subs = fit_many(law, trains, seed=seed + 1000, chains=chains,
+            subs = batch.fit_many(law, trains, seed=seed + 1000, chains=chains,
                             family_column=family_column, dense_mass=dense_mass,
                             float32=float32, **FOLD_SAMPLING)
         else:
-            subs = [fit_law(law, train, seed=seed + 1000 * (k + 1), chains=chains,
+            subs = [inference.fit_law(law, train, seed=seed + 1000 * (k + 1), chains=chains,
                             sampler=single_sampler(sampler), family_column=family_column,
                             extrapolation=None, dense_mass=dense_mass, float32=float32,
                             **FOLD_SAMPLING) for k, train in enumerate(trains)]
@@ -537,6 +534,19 @@ class Discrepancy:
 
 # --------------------------------------------------------------------------------- scoring
 #: Share of the largest runs (by compute) held out by :func:`leave_largest_out`.
+@hooks.provide("discrepancy")
+def fit_discrepancy(fit) -> "Discrepancy | None":
+    """``fit.discrepancy``: the fit's stored discrepancy, else learned now and stored in it
+    (None for a fit made with ``extrapolation=None``)."""
+    if "extrapolation" in fit.idata.children:
+        return Discrepancy.from_dataset(fit.idata["extrapolation"].to_dataset())
+    if fit.config.get("extrapolation", "backtest") is None:
+        return None
+    found = Discrepancy.learn(fit)
+    fit.idata["extrapolation"] = found.to_dataset()
+    return found
+
+
 HOLDOUT = 0.15
 
 
@@ -555,10 +565,6 @@ def leave_largest_out(fit, *, holdout: float = HOLDOUT, seed: int = 0) -> dict[s
         The scores, plus ``rows`` held out and ``max_factor`` (how far beyond the refit's range
         the farthest held-out row lies).
     """
-    from .errors import BayeslawsError
-    from .fit import fit_law
-    from .scores import score_table
-
     if not 0.0 < holdout < 1.0:
         raise BayeslawsError(f"holdout must lie strictly between 0 and 1, not {holdout}")
     law, cfg = fit.law, fit.config
@@ -572,7 +578,7 @@ def leave_largest_out(fit, *, holdout: float = HOLDOUT, seed: int = 0) -> dict[s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
-        sub = fit_law(law, frame[keep], seed=cfg["seed"] + 17, draws=cfg["draws"],
+        sub = inference.fit_law(law, frame[keep], seed=cfg["seed"] + 17, draws=cfg["draws"],
                       tune=cfg["tune"], chains=cfg["chains"],
                       sampler=single_sampler(cfg["sampler"]), family_column=cfg["family_column"],
                       extrapolation=cfg.get("extrapolation", "backtest"),

@@ -3,19 +3,29 @@
 ``law.fit(data) -> Fit``; the law is left unchanged. A Fit summarises its parameters, predicts new
 rows (:meth:`Fit.predict`), derives compute-optimal allocations (:meth:`Fit.optimal`) and saves
 itself (:meth:`Fit.save`, read back with :func:`bayeslaws.load`).
+
+Layer: the generic result. It stands on the laws, the data and the model (for the pointwise
+log-likelihood) and knows no law in particular: a law's own derived quantities
+(``fit.optimal_teacher``, ``fit.bits_per_param``, ``fit.density`` ...) come from the law's
+:attr:`~bayeslaws.laws.Law.fit_methods`. The uses that live in layers above it (forecasts,
+allocations, the extrapolation discrepancy, figures, saving) are reached through the slots of
+:mod:`bayeslaws.hooks`, which those modules fill when ``bayeslaws`` is imported.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from . import data as data_mod
-from . import diagnostics, hierarchy, sampling
-from .io import versions as _versions
+from . import diagnostics, hierarchy, hooks
+from ._version import versions as _versions
 from .intervals import DEFAULT_PROB, SAMPLE_DIMS, check_prob
-from .model import build_model, check_start, log_density, observed_name
+from .laws.registry import _REGISTRY
+from .model import link_draws, log_density, observed_name
 
 #: Target acceptance used for the one automatic retry after divergences.
 RETRY_TARGET_ACCEPT = 0.99
@@ -23,60 +33,6 @@ RETRY_TARGET_ACCEPT = 0.99
 EXTRAPOLATION = ("backtest", None)
 #: Draws x rows per block of the pointwise log-likelihood (see ``Fit._complete``): 128 MB.
 LL_BLOCK = 2 ** 24
-
-
-def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="numpyro",
-            target_accept=0.9, progress=False, family_column="family",
-            extrapolation="backtest", dense_mass=False, float32=False) -> "Fit":
-    """Fit ``law`` to ``data`` (see :meth:`bayeslaws.laws.Law.fit`)."""
-    if extrapolation not in EXTRAPOLATION:
-        from .errors import SpecError
-
-        raise SpecError(f"extrapolation must be one of {EXTRAPOLATION}, not {extrapolation!r}")
-    sampling.check_settings(sampler, draws=draws, tune=tune, chains=chains, float32=float32)
-    table = data_mod.prepare(law, data, family_column=family_column)
-    law = law.bind(table)  # data-relative default priors (bnsl's break range); else the same law
-    families = table.families
-    family_idx = pd.Index(families).get_indexer(table.family)
-    model = build_model(law, table, families, family_idx)
-    check_start(model, law)  # name bad priors or rows before the sampler fails on them
-    config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
-              "sampler": sampler, "target_accept": float(target_accept),
-              "family_column": family_column, "retried": False,
-              "extrapolation": extrapolation, "dense_mass": bool(dense_mass),
-              "float32": bool(float32)}
-    if sampler == "numpyro":
-        # numpyro runs through the compiled-once program of bayeslaws.batch: a second fit of the
-        # same law shape (other data, seed or size within its padding) does not recompile
-        from .batch import sample_table
-
-        idata, used, report = sample_table(
-            law, table, seed=seed, draws=draws, tune=tune, chains=chains,
-            target_accept=target_accept, progress=progress, dense_mass=dense_mass,
-            float32=float32)
-    else:
-        idata, used, report = _sample_model(model, draws=draws, tune=tune, chains=chains,
-                                            seed=seed, target_accept=target_accept,
-                                            sampler=sampler, progress=progress,
-                                            dense_mass=dense_mass)
-    config.update(retried=used != float(target_accept), target_accept=used)
-    result = Fit(law, idata, table.frame, config, families, _fresh=True)
-    result.convergence = diagnostics.warn_if_unconverged(report, stacklevel=4)
-    return result
-
-
-def _sample_model(model, *, target_accept: float, **settings) -> tuple:
-    """nutpie or PyMC through ``pm.sample``: ``(DataTree, target_accept used, diagnostics)``,
-    rerun once at :data:`RETRY_TARGET_ACCEPT` after divergences (as the batched path does)."""
-    free = [v.name for v in model.free_RVs]
-    idata = sampling.sample(model, target_accept=target_accept, **settings)
-    report = diagnostics.diagnose(idata, free)
-    if report["divergences"] and target_accept < RETRY_TARGET_ACCEPT:
-        # One automatic retry with smaller steps before warning (divergences bias the posterior).
-        target_accept = RETRY_TARGET_ACCEPT
-        idata = sampling.sample(model, target_accept=target_accept, **settings)
-        report = diagnostics.diagnose(idata, free)
-    return idata, float(target_accept), report
 
 
 class Fit:
@@ -121,8 +77,6 @@ class Fit:
         self.idata["posterior"] = self.idata["posterior"].to_dataset().assign(extra)
         table = data_mod.prepare(self.law, self.data, family_column=self.config["family_column"])
         idx = pd.Index(self.families).get_indexer(table.family)
-        from .predict import link_draws
-
         # in row blocks of about LL_BLOCK values: the law's intermediates for every draw and
         # row at once (several arrays of draws x rows) do not fit in memory at 100k rows
         n_draws = post.sizes["chain"] * post.sizes["draw"]
@@ -220,15 +174,7 @@ class Fit:
         short refits) and kept in the fit (and in its saved file); None when the fit was made
         with ``extrapolation=None``.
         """
-        from .extrapolation import Discrepancy
-
-        if "extrapolation" in self.idata.children:
-            return Discrepancy.from_dataset(self.idata["extrapolation"].to_dataset())
-        if self.config.get("extrapolation", "backtest") is None:
-            return None
-        found = Discrepancy.learn(self)
-        self.idata["extrapolation"] = found.to_dataset()
-        return found
+        return hooks.require("discrepancy")(self)
 
     # ------------------------------------------------------------------ uses
     def predict(self, new_data, *, seed: int = 0, discrepancy: bool = True, input_draws=None):
@@ -237,9 +183,7 @@ class Fit:
         See :func:`bayeslaws.predict.predict`; to feed another fit's forecasts in as an input
         (loss into a downstream-error law), use :func:`bayeslaws.chain`.
         """
-        from .predict import predict
-
-        return predict(self, new_data, seed=seed, discrepancy=discrepancy,
+        return hooks.require("predict")(self, new_data, seed=seed, discrepancy=discrepancy,
                        input_draws=input_draws)
 
     def optimal(self, flops, *, family: str | None = None, seed: int = 0, inputs=None):
@@ -247,55 +191,26 @@ class Fit:
 
         See :func:`bayeslaws.optimal.optimal`.
         """
-        from .optimal import optimal
+        return hooks.require("optimal")(self, flops, family=family, seed=seed, inputs=inputs)
 
-        return optimal(self, flops, family=family, seed=seed, inputs=inputs)
+    # ------------------------------------------------------------------ a law's own quantities
+    def __getattr__(self, name: str):
+        """A quantity the fitted law derives (:attr:`bayeslaws.laws.Law.fit_methods`), e.g.
+        ``fit.optimal_teacher(1e9)`` of a capacity-gap fit or ``fit.density()`` of a densing
+        fit, bound to this fit."""
+        if name.startswith("__") or "law" not in self.__dict__:
+            raise AttributeError(name)
+        methods = type(self.law).fit_methods
+        if name in methods:
+            return functools.partial(methods[name], self)
+        owners = sorted(law for law, cls in _REGISTRY.items() if name in cls.fit_methods)
+        hint = (f"; it belongs to fits of {', '.join(owners)}" if owners else "")
+        have = f" (this {self.law.name} fit has: {', '.join(methods)})" if methods else ""
+        raise AttributeError(f"{type(self).__name__!s} of law {self.law.name!r} has no "
+                             f"attribute {name!r}{hint}{have}")
 
-    # catalogue c: the derived quantities of the capacity-gap and knowledge laws
-    def optimal_teacher(self, student_params, *, family: str | None = None, seed: int = 0,
-                        prob: float | None = None):
-        """Optimal teacher size N_T* = r N_S and ratio r of a ``capacity-gap`` fit, as draws.
-
-        See :func:`bayeslaws.laws.capacity_gap.optimal_teacher`; with ``prob``, the summary
-        table (median and equal-tailed bounds per student) instead of the draws.
-        """
-        from .laws import capacity_gap
-
-        if prob is not None:
-            return capacity_gap.optimal_teacher_table(self, student_params, family=family,
-                                                      seed=seed, prob=prob)
-        return capacity_gap.optimal_teacher(self, student_params, family=family, seed=seed)
-
-    def bits_per_param(self, exposures, *, family: str | None = None, seed: int = 0,
-                       prob: float | None = None):
-        """Capacity ratio R(e) (bits per parameter) of a ``knowledge`` fit, as draws.
-
-        See :func:`bayeslaws.laws.knowledge.bits_per_param`; with ``prob``, the summary table
-        (median and equal-tailed bounds per exposure count) instead of the draws.
-        """
-        from .laws import knowledge
-
-        if prob is not None:
-            return knowledge.bits_per_param_table(self, exposures, family=family, seed=seed,
-                                                  prob=prob)
-        return knowledge.bits_per_param(self, exposures, family=family, seed=seed)
-
-    def density(self, data=None, *, reference: str = "population", prob: float = DEFAULT_PROB):
-        """Effective parameter size and capability density per model (``densing`` fits).
-
-        See :func:`bayeslaws.laws.densing.density_table`; the draws themselves come from
-        :func:`bayeslaws.laws.densing.effective_params` and :func:`~bayeslaws.laws.densing.density`.
-        """
-        from .laws.densing import density_table
-
-        return density_table(self, data, reference=reference, prob=prob)
-
-    def densing_trend(self, data=None, **kwargs):
-        """The densing law ln(rho_max) = A t + B and its doubling time, as posterior draws
-        (``densing`` fits; see :func:`bayeslaws.laws.densing.densing_trend`)."""
-        from .laws.densing import densing_trend
-
-        return densing_trend(self, data, **kwargs)
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(type(self.law).fit_methods))
 
     @property
     def plot(self):
@@ -303,18 +218,15 @@ class Fit:
 
         See :class:`bayeslaws.plots.FitPlots`.
         """
-        from .plots import FitPlots
-
-        return FitPlots(self)
+        return hooks.require("plots")(self)
 
     def save(self, path) -> None:
         """Write the fit to a netCDF file atomically (see :func:`bayeslaws.io.save`)."""
-        from .io import save
-
-        save(self, path)
+        hooks.require("save")(self, path)
 
     def __repr__(self) -> str:
         c = self.config
         return (f"<Fit {self.law.name}: {len(self.data)} runs, {len(self.families)} "
                 f"famil{'y' if len(self.families) == 1 else 'ies'}, {c['chains']} chains x "
                 f"{c['draws']} draws>")
+

@@ -1,5 +1,8 @@
 """Save and load fits as netCDF (h5netcdf), with the law spec, config, data and versions inside.
 
+Layer: above the :class:`~bayeslaws.fit.Fit` result (``load`` builds one); ``Fit.save`` reaches
+:func:`save` through :mod:`bayeslaws.hooks`.
+
 A file is written whole: to a temporary file beside the target, then renamed over it, so an
 interrupted or failed save never leaves a partial file nor destroys an earlier result.
 """
@@ -12,15 +15,17 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
-from importlib import metadata
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._version import __version__
+from . import hooks
+from ._version import versions
 from .errors import FitFileError, SpecError
+from .files import atomic_write, remove_pending  # noqa: F401  (re-exported: bayeslaws.io.atomic_write)
+from .fit import Fit
+from .laws import from_spec, registered
 
 #: Marker and format version written into every fit file.
 FORMAT = "bayeslaws-fit"
@@ -29,17 +34,6 @@ FORMAT_VERSION = 1
 REQUIRED_GROUPS = ("posterior", "fit_data")
 #: Config entries assumed when a file (from an older version) does not record them.
 DEFAULT_CONFIG = {"family_column": "family", "retried": False}
-
-
-def versions() -> dict[str, str]:
-    """Versions of bayeslaws and of the libraries that shape a fit."""
-    out = {"bayeslaws": __version__}
-    for pkg in ("pymc", "pytensor", "arviz", "jax", "numpyro", "xarray", "numpy"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
 
 
 def _frame_to_dataset(frame: pd.DataFrame) -> xr.Dataset:
@@ -84,6 +78,7 @@ def checksum(tree) -> str:
     return digest.hexdigest()
 
 
+@hooks.provide("save")
 def save(fit, path) -> None:
     """Write ``fit`` to ``path`` (netCDF4/HDF5) atomically.
 
@@ -105,54 +100,6 @@ def save(fit, path) -> None:
     }
     tree.attrs["checksum"] = checksum(tree)
     atomic_write(path, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf"))
-
-
-#: Temporary files of saves in progress (removed by :func:`remove_pending` on a hard interrupt).
-_PENDING: set[str] = set()
-
-
-def remove_pending() -> None:
-    """Delete the temporary files of unfinished saves (used when the process is ended at once)."""
-    for tmp in list(_PENDING):
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        _PENDING.discard(tmp)
-
-
-def _default_mode(path: str) -> int:
-    """Permissions for a new file at ``path``: an existing file's, else 0666 less the umask."""
-    if os.path.exists(path):
-        return os.stat(path).st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write(path, write) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
-
-    A failure or Ctrl-C leaves no partial file and keeps whatever ``path`` held before.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FitFileError(f"cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(suffix=".tmp", prefix=".bayeslaws-", dir=folder)
-    os.close(fd)
-    _PENDING.add(tmp)
-    try:
-        write(tmp)
-        # mkstemp makes the file private (0600); give it the mode a plain open() would have
-        os.chmod(tmp, _default_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    finally:
-        _PENDING.discard(tmp)
 
 
 @contextlib.contextmanager
@@ -192,8 +139,6 @@ def _families(attrs, tree, data: pd.DataFrame, family_column: str) -> list[str]:
 
 def _with_legacy_options(spec: dict) -> dict:
     """The saved law spec, with the options it predates set to what was fitted then."""
-    from .laws import registered
-
     cls = registered(spec.get("law", ""))
     legacy = getattr(cls, "legacy_options", {})
     if legacy:
@@ -217,9 +162,6 @@ def load(path):
     default to :data:`DEFAULT_CONFIG` and the posterior's sizes, families to the posterior's
     ``family`` coordinate, convergence notes and versions to empty; no checksum, no check).
     """
-    from .fit import Fit
-    from .laws import from_spec
-
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FitFileError(f"no such fit file: {path}")

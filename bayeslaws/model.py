@@ -127,6 +127,23 @@ def check_start(model, law) -> None:
                                 "remove them", column=law.target, rows=rows)
 
 
+def link_draws(law, sampled: dict, x: dict[str, np.ndarray],
+               family_idx: np.ndarray) -> np.ndarray:
+    """Law on the link scale, shape ``(chain, draw, row)``.
+
+    Parameters
+    ----------
+    sampled : dict
+        Sampling-scale draws with dims ``(chain, draw, family)``.
+    x : dict
+        Log inputs per row.
+    family_idx : numpy.ndarray
+        Index along ``family`` of each row.
+    """
+    rows = {k: v.values[:, :, family_idx] for k, v in sampled.items()}
+    return np.asarray(law.formula(x, law.natural(rows, np), np))
+
+
 def log_density(law, y, mu, posterior) -> np.ndarray:
     """Pointwise log-likelihood of ``y`` (link scale) under each draw: the same likelihood as
     :func:`build_model`, evaluated in numpy on posterior draws.

@@ -15,28 +15,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import hierarchy
+from . import hierarchy, hooks
 from .errors import BayeslawsError, SpecError
 from .intervals import DEFAULT_PROB, describe
+from .numerics import golden_section  # noqa: F401  (also used by the vocab law)
 
 QUANTITIES = ("N_opt", "D_opt", "tokens_per_param", "loss_opt")
-
-
-def golden_section(f, lo: np.ndarray, hi: np.ndarray, iters: int = 80) -> np.ndarray:
-    """Vectorised golden-section minimisation of ``f`` on ``[lo, hi]`` (elementwise)."""
-    inv_phi = (math.sqrt(5) - 1) / 2
-    a, b = np.array(lo, dtype=float), np.array(hi, dtype=float)
-    c, d = b - inv_phi * (b - a), a + inv_phi * (b - a)
-    fc, fd = f(c), f(d)
-    for _ in range(iters):
-        left = fc < fd
-        b = np.where(left, d, b)
-        a = np.where(left, a, c)
-        c_new = b - inv_phi * (b - a)
-        d_new = a + inv_phi * (b - a)
-        c, d = c_new, d_new
-        fc, fd = f(c), f(d)
-    return (a + b) / 2
 
 
 def _allocation(law, p: dict[str, np.ndarray], flops: float, inputs: dict | None = None):
@@ -110,6 +94,7 @@ class Optimum:
         return f"<Optimum at C={self.flops:.3g} FLOPs for {list(self.draws['family'].values)}>"
 
 
+@hooks.provide("optimal")
 def optimal(fit, flops, *, family: str | None = None, seed: int = 0,
             inputs: dict | None = None) -> Optimum:
     """Compute-optimal allocation of ``flops`` for each family and a new (population) family.

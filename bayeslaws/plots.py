@@ -24,7 +24,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import hooks
 from .errors import BayeslawsError
+from .files import atomic_write
 from .intervals import flatten
 
 #: Bands drawn around each curve (credible bands of the law curve).
@@ -115,8 +117,6 @@ def _target_label(law) -> str:
 
 def _save(fig, path) -> None:
     if path is not None:
-        from .io import atomic_write
-
         atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
 
 
@@ -760,6 +760,7 @@ def plot(fit, kind: str = "fit", path=None, **kwargs):
     return funcs[kind](fit, path=path, **kwargs)
 
 
+@hooks.provide("plots")
 class FitPlots:
     """The figures of one fit, as ``fit.plot.<kind>(...)`` or ``fit.plot(kind, ...)``."""
 

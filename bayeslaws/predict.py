@@ -14,30 +14,14 @@ import pandas as pd
 import xarray as xr
 
 from . import data as data_mod
-from . import extrapolation, hierarchy
+from . import extrapolation, hierarchy, hooks
 from .errors import ExtrapolationWarning
 from .intervals import DEFAULT_PROB, describe
+from .model import link_draws  # noqa: F401  (re-exported: bayeslaws.predict.link_draws)
 
 POPULATION = "population"
 #: Forecasts this many decades or more beyond the fitted range get an ExtrapolationWarning.
 WARN_DECADES = 1.0
-
-
-def link_draws(law, sampled: dict[str, xr.DataArray], x: dict[str, np.ndarray],
-               family_idx: np.ndarray) -> np.ndarray:
-    """Law on the link scale, shape ``(chain, draw, row)``.
-
-    Parameters
-    ----------
-    sampled : dict
-        Sampling-scale draws with dims ``(chain, draw, family)``.
-    x : dict
-        Log inputs per row.
-    family_idx : numpy.ndarray
-        Index along ``family`` of each row.
-    """
-    rows = {k: v.values[:, :, family_idx] for k, v in sampled.items()}
-    return np.asarray(law.formula(x, law.natural(rows, np), np))
 
 
 class Prediction:
@@ -123,6 +107,7 @@ def _log_input_draws(law, name: str, values, shape: tuple[int, int, int]) -> np.
     return np.log(arr)
 
 
+@hooks.provide("predict")
 def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = True,
             input_draws: dict[str, np.ndarray] | None = None) -> Prediction:
     """Predict ``fit``'s target at the rows of ``new_data``.

@@ -258,7 +258,7 @@ def write_report(fit, path, *, target: float | None = None, holdout: pd.DataFram
     str
         ``path``.
     """
-    from .io import atomic_write
+    from .files import atomic_write
 
     page = build_report(fit, target=target, holdout=holdout, prob=prob)
 

@@ -134,7 +134,7 @@ def stubbed(monkeypatch, tmp_path):
     import bayeslaws.fit
 
     fit = bl.load(FIXTURE)
-    monkeypatch.setattr(bayeslaws.fit, "fit_law", lambda *a, **k: fit)
+    monkeypatch.setattr(bayeslaws.inference, "fit_law", lambda *a, **k: fit)
     monkeypatch.setattr(bayeslaws.demo, "run", lambda *a, **k: None)
     # comparison may refit (sample) for rows with high Pareto k: a stub table instead
     table = pd.DataFrame({"elpd": [0.0]}, index=["stub"])

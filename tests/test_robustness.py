@@ -309,7 +309,7 @@ def test_ctrl_c_during_save_keeps_the_earlier_file(monkeypatch, capsys):
     shutil.copy(FIXTURE, "fit.nc")
     before = open("fit.nc", "rb").read()
     fit = bl.load(FIXTURE)
-    monkeypatch.setattr(bayeslaws.fit, "fit_law", lambda *a, **k: fit)
+    monkeypatch.setattr(bayeslaws.inference, "fit_law", lambda *a, **k: fit)
 
     def half_written(self, path, **kwargs):
         with open(path, "wb") as fh:

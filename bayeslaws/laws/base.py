@@ -2,6 +2,8 @@
 
 A law is a stateless specification. Fitting it (:meth:`Law.fit`) returns a new
 :class:`bayeslaws.fit.Fit`; the law itself is never changed, so one spec can be fitted many times.
+This module imports nothing above the laws layer: :meth:`Law.fit` reaches the inference layer
+through the ``fit_law`` slot of :mod:`bayeslaws.hooks`.
 
 Conventions shared by every law:
 
@@ -23,7 +25,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import hooks
 from ..errors import SpecError
+from .registry import from_spec
 
 #: Pooling choices for a parameter across families.
 POOLING = ("partial", "centred", "shared", "independent")
@@ -99,6 +103,11 @@ class Law:
     #: what an older bayeslaws fitted, where a later one changed the default (read by
     #: :func:`bayeslaws.io.load`).
     legacy_options: ClassVar[dict] = {}
+    #: The quantities a fit of this law derives, as methods of its :class:`~bayeslaws.fit.Fit`:
+    #: ``{name: function(fit, *args, **kwargs)}`` (e.g. ``optimal_teacher`` of the capacity-gap
+    #: law, so that ``fit.optimal_teacher(1e9)`` works). Set by each law module after its
+    #: functions; the Fit result stays generic and never imports a law module.
+    fit_methods: ClassVar[dict] = {}
 
     def __init__(self, *, priors: dict | None = None, pooling: str | dict | None = None,
                  noise: dict | None = None):
@@ -229,8 +238,6 @@ class Law:
                 val = changes.pop(key)
                 spec[key] = val if not isinstance(val, dict) or key == "priors" else spec[key] | val
         spec["options"] |= changes
-        from . import from_spec
-
         return from_spec(spec)
 
     def fit(self, data, *, seed: int = 0, draws: int = 1000, tune: int = 1000, chains: int = 4,
@@ -272,9 +279,7 @@ class Law:
         -------
         bayeslaws.fit.Fit
         """
-        from ..fit import fit_law
-
-        return fit_law(self, data, seed=seed, draws=draws, tune=tune, chains=chains,
+        return hooks.require("fit_law")(self, data, seed=seed, draws=draws, tune=tune, chains=chains,
                        sampler=sampler, target_accept=target_accept, progress=progress,
                        family_column=family_column, extrapolation=extrapolation,
                        dense_mass=dense_mass, float32=float32)

@@ -230,3 +230,7 @@ def critical_batch(fit) -> xr.Dataset:
     coords = {"chain": template["chain"].values, "draw": template["draw"].values}
     return xr.Dataset({"alpha_B": (dims, -1.0 / slope), "B_star": (dims, np.exp(intercept))},
                       coords=coords)
+
+
+BatchSize.fit_methods = {"optimal_hyperparameters": optimal_hyperparameters,
+                         "critical_batch": critical_batch}

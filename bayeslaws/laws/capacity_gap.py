@@ -225,3 +225,16 @@ def teacher_ranking(fit, student_params, teacher_params, *, family=None,
     dist = np.abs(np.log(teachers)[None, :] - log_opt[:, None])
     best = np.bincount(dist.argmin(axis=1), minlength=teachers.size) / log_opt.size
     return pd.Series(best, index=pd.Index(teachers, name="teacher_params"), name="p_best")
+
+
+def _optimal_teacher_method(fit, student_params, *, family: str | None = None, seed: int = 0,
+                            prob: float | None = None):
+    """``fit.optimal_teacher(...)``: the draws of :func:`optimal_teacher`, or with ``prob`` the
+    summary table of :func:`optimal_teacher_table` (median and bounds per student)."""
+    if prob is not None:
+        return optimal_teacher_table(fit, student_params, family=family, seed=seed, prob=prob)
+    return optimal_teacher(fit, student_params, family=family, seed=seed)
+
+
+CapacityGap.fit_methods = {"optimal_teacher": _optimal_teacher_method,
+                           "teacher_ranking": teacher_ranking}

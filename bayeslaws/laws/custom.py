@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import SpecError
 from .base import POOLING, Law, Param
+from .registry import _REGISTRY, register
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -136,8 +137,6 @@ def define(name: str, *, target: str, inputs, params: Mapping, formula: Callable
     >>> Seager().evaluate({"mass": [1.0]}, {"k1": -0.209, "k2": 0.08, "k3": 0.4}).round(2)
     array([0.51])
     """
-    from . import _REGISTRY, register
-
     if not isinstance(name, str) or not _NAME.match(name):
         raise SpecError(f"law name {name!r} must be kebab case: lower-case letters, digits and "
                         "'-', starting with a letter (e.g. 'seager', 'my-law')")

@@ -374,3 +374,7 @@ def densing_trend(fit, data: pd.DataFrame | None = None, *, since: str | None = 
     settings = {"since": since, "until": until, "frontier": frontier, "reference": reference,
                 "seed": seed, "draws_used": int(finite.sum()), "draws_total": int(len(flat))}
     return DensingTrend(draws, points, infinite_share, settings)
+
+
+Densing.fit_methods = {"density": density_table, "densing_trend": densing_trend,
+                       "effective_params": effective_params}

@@ -191,3 +191,15 @@ def bits_per_param_table(fit, exposures, *, prob: float = 0.9, bits=None, **kwar
         for stat in ("median", "lower", "upper"):
             out[f"{q}_{stat}"] = s[stat].values
     return out
+
+
+def _bits_per_param_method(fit, exposures, *, family: str | None = None, seed: int = 0,
+                           prob: float | None = None):
+    """``fit.bits_per_param(...)``: the draws of :func:`bits_per_param`, or with ``prob`` the
+    summary table of :func:`bits_per_param_table` (median and bounds per exposure count)."""
+    if prob is not None:
+        return bits_per_param_table(fit, exposures, family=family, seed=seed, prob=prob)
+    return bits_per_param(fit, exposures, family=family, seed=seed)
+
+
+Knowledge.fit_methods = {"bits_per_param": _bits_per_param_method, "min_params": min_params}

@@ -191,7 +191,7 @@ def optimal_vocab(fit, params_nonvocab, *, flops=None, embed_dim=None, family=No
     p = law.natural({k: v.values[..., None] for k, v in sampled.items()}, np)
     shape = np.broadcast(*p.values(), nnv).shape
     args = (np.log(nnv), np.log(d), np.log(c))
-    from ..optimal import golden_section
+    from ..numerics import golden_section
 
     log_v = golden_section(lambda lv: _law_along_budget(law, p, lv, *args),
                            np.full(shape, math.log(1e3)), np.full(shape, math.log(1e7)))
@@ -219,3 +219,6 @@ def optimal_vocab_table(fit, params_nonvocab, *, prob: float = 0.9, **kwargs) ->
         for stat in ("median", "lower", "upper"):
             out[f"{q}_{stat}"] = s[stat].values
     return out
+
+
+Vocab.fit_methods = {"optimal_vocab": optimal_vocab}
