@@ -228,8 +228,7 @@ def _psis(fit, k_threshold: float | None) -> CVResult:
     """Plain PSIS-LOO of ``fit``, pointwise, with the threshold resolved."""
     import arviz as az
 
-    if "log_likelihood" not in fit.idata.children:
-        raise BayeslawsError("this fit has no log_likelihood group; refit it with bayeslaws")
+    fit.log_likelihood()  # computed now if the fit has not needed it before
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the high-k warning is handled by the caller, row by row
         psis = az.loo(fit.idata, pointwise=True)

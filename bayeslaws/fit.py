@@ -68,28 +68,43 @@ class Fit:
 
     # ------------------------------------------------------------------ construction
     def _complete(self) -> None:
-        """Add the paper's parameters per family and the pointwise log-likelihood."""
+        """Add the paper's parameters per family (the pointwise log-likelihood waits until
+        something asks for it: :meth:`log_likelihood`)."""
         post = self.idata["posterior"].to_dataset()
         sampled = hierarchy.family_draws(self.law, post, self.families)
         natural = hierarchy.natural_params(self.law, sampled)
         extra = {name: natural[name].transpose("chain", "draw", "family")
                  for name in self.law.param_names}
-        self.idata["posterior"] = self.idata["posterior"].to_dataset().assign(extra)
-        table = data_mod.prepare(self.law, self.data, family_column=self.config["family_column"])
-        idx = pd.Index(self.families).get_indexer(table.family)
-        # in row blocks of about LL_BLOCK values: the law's intermediates for every draw and
-        # row at once (several arrays of draws x rows) do not fit in memory at 100k rows
-        n_draws = post.sizes["chain"] * post.sizes["draw"]
-        step = max(1, LL_BLOCK // n_draws)
-        ll = np.empty((post.sizes["chain"], post.sizes["draw"], len(table.y)))
-        for lo in range(0, len(table.y), step):
-            rows = slice(lo, lo + step)
-            mu = link_draws(self.law, sampled, {k: v[rows] for k, v in table.x.items()}, idx[rows])
-            ll[..., rows] = log_density(self.law, table.y[rows], mu, post)
-        name = observed_name(self.law)
-        self.idata["log_likelihood"] = xr.Dataset(
-            {name: (("chain", "draw", "row"), ll)},
-            coords={"chain": post["chain"], "draw": post["draw"], "row": np.arange(len(table.y))})
+        self.idata["posterior"] = post.assign(extra)
+
+    def log_likelihood(self) -> xr.Dataset:
+        """Pointwise log-likelihood of the training rows under each draw, dims
+        ``(chain, draw, row)``: what PSIS-LOO, :func:`bayeslaws.compare` and the report use.
+
+        Computed on first use, in row blocks of about :data:`LL_BLOCK` values (the law's
+        intermediates for every draw and row at once do not fit in memory at 100k rows), and
+        kept in ``idata["log_likelihood"]``; a fit that never needs it never pays for it (4,000
+        draws x 100,000 rows are 3.2 GB). :meth:`save` writes it only when asked to.
+        """
+        if "log_likelihood" not in self.idata.children:
+            post = self.idata["posterior"].to_dataset()
+            sampled = hierarchy.family_draws(self.law, post, self.families)
+            table = data_mod.prepare(self.law, self.data,
+                                     family_column=self.config["family_column"])
+            idx = pd.Index(self.families).get_indexer(table.family)
+            n_draws = post.sizes["chain"] * post.sizes["draw"]
+            step = max(1, LL_BLOCK // n_draws)
+            ll = np.empty((post.sizes["chain"], post.sizes["draw"], len(table.y)))
+            for lo in range(0, len(table.y), step):
+                rows = slice(lo, lo + step)
+                mu = link_draws(self.law, sampled, {k: v[rows] for k, v in table.x.items()},
+                                idx[rows])
+                ll[..., rows] = log_density(self.law, table.y[rows], mu, post)
+            self.idata["log_likelihood"] = xr.Dataset(
+                {observed_name(self.law): (("chain", "draw", "row"), ll)},
+                coords={"chain": post["chain"], "draw": post["draw"],
+                        "row": np.arange(len(table.y))})
+        return self.idata["log_likelihood"].to_dataset()
 
     # ------------------------------------------------------------------ accessors
     @property
@@ -220,9 +235,13 @@ class Fit:
         """
         return hooks.require("plots")(self)
 
-    def save(self, path) -> None:
-        """Write the fit to a netCDF file atomically (see :func:`bayeslaws.io.save`)."""
-        hooks.require("save")(self, path)
+    def save(self, path, *, log_likelihood: bool = False) -> None:
+        """Write the fit to a netCDF file atomically (see :func:`bayeslaws.io.save`).
+
+        ``log_likelihood=True`` also writes the pointwise log-likelihood (draws x rows; by
+        default it is left out and recomputed, identically, when a loaded fit needs it).
+        """
+        hooks.require("save")(self, path, log_likelihood=log_likelihood)
 
     def __repr__(self) -> str:
         c = self.config

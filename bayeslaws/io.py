@@ -79,15 +79,22 @@ def checksum(tree) -> str:
 
 
 @hooks.provide("save")
-def save(fit, path) -> None:
+def save(fit, path, *, log_likelihood: bool = False) -> None:
     """Write ``fit`` to ``path`` (netCDF4/HDF5) atomically.
 
     The root attributes hold the format marker, the law spec, the sampler config, the families,
     the convergence notes, the library versions of the fit and a :func:`checksum`; ``fit_data``
-    holds the training table.
+    holds the training table. The pointwise log-likelihood (draws x rows: gigabytes for a big
+    fit) is written only with ``log_likelihood=True``; a loaded fit recomputes it, identically,
+    when it is needed (:meth:`bayeslaws.fit.Fit.log_likelihood`).
     """
     path = os.fspath(path)
     tree = fit.idata.copy()
+    if log_likelihood:
+        fit.log_likelihood()
+        tree = fit.idata.copy()
+    elif "log_likelihood" in tree.children:
+        del tree["log_likelihood"]
     tree["fit_data"] = _frame_to_dataset(fit.data)
     tree.attrs = {
         "bayeslaws_format": FORMAT,

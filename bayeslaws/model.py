@@ -148,13 +148,19 @@ def log_density(law, y, mu, posterior) -> np.ndarray:
     """Pointwise log-likelihood of ``y`` (link scale) under each draw: the same likelihood as
     :func:`build_model`, evaluated in numpy on posterior draws.
 
-    ``mu`` has shape ``(chain, draw, row)``; ``posterior`` holds ``sigma`` (and ``nu``).
+    ``mu`` has shape ``(chain, draw, row)``; ``posterior`` holds ``sigma`` (and ``nu``). The
+    terms that depend on a draw alone (log-gamma of ``nu``, ``log sigma``) are computed once per
+    draw, not once per row: at 100k rows that is most of the work scipy's ``logpdf`` would do.
     """
-    from scipy import stats
+    from scipy.special import gammaln
 
     sigma = posterior["sigma"].values[..., None]
+    z = (np.asarray(y) - mu) / sigma
     if law.noise["likelihood"] == "student_t":
-        return stats.t.logpdf(y, df=posterior["nu"].values[..., None], loc=mu, scale=sigma)
+        nu = posterior["nu"].values[..., None]
+        const = (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
+                 - np.log(sigma))
+        return const - (nu + 1) / 2 * np.log1p(z * z / nu)
     if law.noise["likelihood"] == "laplace":
-        return stats.laplace.logpdf(y, loc=mu, scale=sigma)
-    return stats.norm.logpdf(y, loc=mu, scale=sigma)
+        return -np.log(2 * sigma) - np.abs(z)
+    return -0.5 * np.log(2 * np.pi) - np.log(sigma) - 0.5 * z * z

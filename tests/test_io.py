@@ -115,14 +115,37 @@ def test_same_seed_same_posterior_across_processes():
 
 
 def test_pointwise_log_likelihood_is_the_same_in_row_blocks(small_fit, monkeypatch):
-    """Fit._complete builds the log-likelihood in row blocks (memory at 100k rows); any block
-    size gives the same array."""
+    """Fit.log_likelihood builds the log-likelihood in row blocks (memory at 100k rows); any
+    block size gives the same array."""
     from bayeslaws import fit as fit_mod
 
-    full = small_fit.idata["log_likelihood"].to_dataset()
+    full = small_fit.log_likelihood()
     monkeypatch.setattr(fit_mod, "LL_BLOCK", 7)  # fewer than one draw per block: 1 row each
     again = fit_mod.Fit(small_fit.law, small_fit.idata.copy(), small_fit.data, small_fit.config,
                         small_fit.families, _fresh=True)
-    blocks = again.idata["log_likelihood"].to_dataset()
+    del again.idata["log_likelihood"]
+    blocks = again.log_likelihood()
     name = next(iter(full.data_vars))
     np.testing.assert_array_equal(blocks[name].values, full[name].values)
+
+
+def test_log_likelihood_is_computed_when_asked_and_saved_only_on_request(small_fit, tmp_path):
+    """No draws x rows array is made or written unless something needs it; when it is, a
+    loaded fit recomputes the very same numbers."""
+    fresh = bl.Fit(small_fit.law, small_fit.idata.copy(), small_fit.data, small_fit.config,
+                   small_fit.families, _fresh=True)
+    if "log_likelihood" in fresh.idata.children:
+        del fresh.idata["log_likelihood"]
+    fresh.save(tmp_path / "lean.nc")
+    assert "log_likelihood" not in fresh.idata.children  # saving did not compute it
+    with xr.open_datatree(tmp_path / "lean.nc", engine="h5netcdf") as tree:
+        assert "log_likelihood" not in tree.children
+    full = fresh.log_likelihood()
+    name = next(iter(full.data_vars))
+    assert full[name].shape == (small_fit.config["chains"], small_fit.config["draws"],
+                                len(small_fit.data))
+    fresh.save(tmp_path / "full.nc", log_likelihood=True)
+    with xr.open_datatree(tmp_path / "full.nc", engine="h5netcdf") as tree:
+        assert "log_likelihood" in tree.children
+    again = bl.load(tmp_path / "lean.nc").log_likelihood()
+    np.testing.assert_array_equal(again[name].values, full[name].values)
