@@ -7,6 +7,8 @@ itself (:meth:`Fit.save`, read back with :func:`bayeslaws.load`).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -27,8 +29,16 @@ LL_BLOCK = 2 ** 24
 
 def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="numpyro",
             target_accept=0.9, progress=False, family_column="family",
-            extrapolation="backtest", dense_mass=False, float32=False) -> "Fit":
+            extrapolation="backtest", dense_mass=False, float32=False, columns=None,
+            family=None, loss_unit=None, scale=None, drop_missing=False) -> "Fit":
     """Fit ``law`` to ``data`` (see :meth:`bayeslaws.laws.Law.fit`)."""
+    from . import mapping
+
+    source = mapping.source(columns, family=family,
+                            family_column=None if family_column == "family" else family_column,
+                            loss_unit=loss_unit, scale=scale, drop_missing=drop_missing)
+    data = mapping.to_canonical(law, data, source)
+    family_column = source.family
     if extrapolation not in EXTRAPOLATION:
         from .errors import SpecError
 
@@ -44,7 +54,7 @@ def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="nump
               "sampler": sampler, "target_accept": float(target_accept),
               "family_column": family_column, "retried": False,
               "extrapolation": extrapolation, "dense_mass": bool(dense_mass),
-              "float32": bool(float32)}
+              "float32": bool(float32), **source.to_config()}
     if sampler == "numpyro":
         # numpyro runs through the compiled-once program of bayeslaws.batch: a second fit of the
         # same law shape (other data, seed or size within its padding) does not recompile
@@ -119,7 +129,10 @@ class Fit:
         extra = {name: natural[name].transpose("chain", "draw", "family")
                  for name in self.law.param_names}
         self.idata["posterior"] = self.idata["posterior"].to_dataset().assign(extra)
-        table = data_mod.prepare(self.law, self.data, family_column=self.config["family_column"])
+        with warnings.catch_warnings():  # prepare warned when the data were fitted: not twice
+            warnings.simplefilter("ignore", UserWarning)
+            table = data_mod.prepare(self.law, self.data,
+                                     family_column=self.config["family_column"])
         idx = pd.Index(self.families).get_indexer(table.family)
         from .predict import link_draws
 

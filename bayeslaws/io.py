@@ -63,7 +63,9 @@ def _dataset_to_frame(ds: xr.Dataset) -> pd.DataFrame:
     for col in cols:
         values = ds[col].values
         out[col] = values.astype(str) if values.dtype.kind in "OSU" else values
-    return pd.DataFrame(out, columns=cols)
+    frame = pd.DataFrame(out, columns=cols)
+    frame.attrs["bayeslaws_canonical"] = True  # a fit's data: bayeslaws' columns and units
+    return frame
 
 
 def checksum(tree) -> str:
