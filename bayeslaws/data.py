@@ -100,11 +100,18 @@ def suggest_column(name: str, columns) -> str:
     lower = {c.lower(): c for c in cols}
     for alias in ALIASES.get(name, []):
         if alias in lower:
-            return f" Did you mean {lower[alias]!r}? Rename it to {name!r}."
+            return _map_hint(name, lower[alias])
     close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
     if close:
-        return f" Did you mean {lower[close[0]]!r}? Rename it to {name!r}."
+        return _map_hint(name, lower[close[0]])
     return ""
+
+
+def _map_hint(name: str, column: str) -> str:
+    flag = ("--family " + column) if name == "family" else f"--columns {name}={column}"
+    python = f"family={column!r}" if name == "family" else f"columns={{{name!r}: {column!r}}}"
+    return (f" Did you mean {column!r}? Map it: {flag} (Python: {python}), or rename it to "
+            f"{name!r}.")
 
 
 def _numeric(frame: pd.DataFrame, col: str, *, positive: bool, what: str) -> np.ndarray:

@@ -217,6 +217,7 @@ def to_canonical(law, data, src: Source | None = None, *, fitting: bool = True,
             raise SpecError(f"--scale {unknown[0]}=...: law {law.name!r} has no column "
                             f"{unknown[0]!r}; it reads {', '.join(used)}")
     renamed = set()
+    original = list(frame.columns)
     for canon, user in src.columns.items():
         if user == canon:
             continue
@@ -227,8 +228,8 @@ def to_canonical(law, data, src: Source | None = None, *, fitting: bool = True,
             renamed.add(canon)
         elif fitting or (canon != law.target and canon not in frame):
             raise DataError(f"--columns {canon}={user}: the data has no column {user!r}."
-                            f"{_did_you_mean(user, frame.columns)} Columns: "
-                            f"{_listing(frame.columns)}", column=user)
+                            f"{_did_you_mean(user, original)} Columns: "
+                            f"{_listing(original)}", column=user)
     if fitting and src.family != "family" and src.family not in frame:
         raise DataError(f"--family {src.family}: the data has no column {src.family!r}."
                         f"{_did_you_mean(src.family, frame.columns)} Columns: "
@@ -285,7 +286,7 @@ def _check_one_column(frame: pd.DataFrame) -> None:
             shown = {"\t": "'\\t'"}.get(sep, repr(sep))
             raise DataError(f"the table has a single column {header[:60]!r}: it was read with "
                             f"the wrong separator, its header is {name}-separated; read it with "
-                            f"bayeslaws.read_table(path) (sniffs the separator) or "
+                            f"bayeslaws.data.read_table(path) (sniffs the separator) or "
                             f"pandas.read_csv(path, sep={shown}); on the command line give "
                             f"--sep {'tab' if sep == chr(9) else repr(sep)}", column=header)
 
