@@ -42,8 +42,8 @@ SIZE_COLUMNS = ("params", "tokens")
 MAX_MEDIAN_NATS = 12.0
 #: Marker in ``DataFrame.attrs`` of tables already in bayeslaws' columns and units (a fit's data).
 CANONICAL = "bayeslaws_canonical"
-_BITS_NAME = re.compile(r"(^|[^a-z])(bits?|bpb|bpc|bpt)([^a-z]|$)", re.I)
-_PPL_NAME = re.compile(r"(^|[^a-z])(ppl|perplexity)([^a-z]|$)", re.I)
+_BITS_NAME = re.compile(r"(^|[^a-z])(bits?|bpb|bpc|bpt)([^a-z]|$)", re.IGNORECASE)
+_PPL_NAME = re.compile(r"(^|[^a-z])(ppl|perplexity)([^a-z]|$)", re.IGNORECASE)
 
 
 @dataclass
@@ -62,13 +62,13 @@ class Source:
                 "loss_unit": self.loss_unit, "scale": dict(self.scale)}
 
     @classmethod
-    def from_config(cls, config: dict) -> "Source":
+    def from_config(cls, config: dict) -> Source:
         """The Source a fit was made with (older fits: none)."""
         return cls(columns=dict(config.get("columns") or {}),
                    family=config.get("family_column") or "family",
                    loss_unit=config.get("loss_unit"), scale=dict(config.get("scale") or {}))
 
-    def merged(self, other: "Source | None") -> "Source":
+    def merged(self, other: Source | None) -> Source:
         """This Source updated by the options given in ``other`` (CLI flags over a fit's)."""
         if other is None:
             return self

@@ -82,7 +82,7 @@ def sniff_format(path: str) -> str:
             if fmt == "zip":
                 return _zip_kind(path)
             return fmt
-    ext = os.path.splitext(path[:-3] if path.endswith(".gz") else path)[1].lower()
+    ext = os.path.splitext(path.removesuffix(".gz"))[1].lower()
     fmt = EXTENSIONS.get(ext, "csv")
     if fmt in ("parquet", "excel", "xls", "netcdf", "hdf5") and head:
         return "csv"  # a text file with a binary format's extension: read what it holds

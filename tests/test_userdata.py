@@ -7,8 +7,6 @@ two-family table twice (CLI and Python) with short chains.
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import os
 import re
@@ -19,6 +17,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import simulate_chinchilla
 
 import bayeslaws as bl
 import bayeslaws.spec
@@ -26,7 +25,6 @@ from bayeslaws import DataError, SpecError
 from bayeslaws.cli import main
 from bayeslaws.data import read_table
 from bayeslaws.mapping import source, to_canonical
-from conftest import simulate_chinchilla
 
 CHINCHILLA = bl.laws.get("chinchilla")
 MAP = "params=model_size,tokens=n_tokens,loss=eval/loss"
