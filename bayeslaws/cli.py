@@ -59,6 +59,38 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def _sep(text: str) -> str:
+    names = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    value = names.get(text, text)
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character (, ; | or tab), got {text!r}")
+    return value
+
+
+def _add_data_options(parser, *, what: str, family: bool = True, drop: bool = False) -> None:
+    """Options that say how a user's table maps to bayeslaws' columns and units
+    (:mod:`bayeslaws.mapping`), for every command that reads runs."""
+    g = parser.add_argument_group(f"your columns and units ({what})")
+    g.add_argument("--columns", metavar="NAME=COLUMN,...",
+                   help="read bayeslaws' columns from yours, e.g. params=model_size,"
+                        "tokens=n_tokens,loss=eval/loss (names of wide exports too)")
+    flags = ["--family-column"] + (["--family"] if family else [])
+    g.add_argument(*reversed(flags), dest="family_column", metavar="COLUMN",
+                   help="the column that groups runs into families (default: family)")
+    g.add_argument("--loss-unit", choices=["nats", "bits", "perplexity"],
+                   help="unit of the loss column: bits (x ln 2) and perplexity (ln) are "
+                        "converted to nats per token; nats accepts losses that look like neither")
+    g.add_argument("--scale", metavar="NAME=FACTOR,...",
+                   help="sizes not in raw counts, e.g. tokens=1e9 (billions),params=1e6 "
+                        "(millions); NAME=1 accepts raw counts that look small")
+    g.add_argument("--sep", type=_sep, metavar="SEP",
+                   help="separator of a delimited text file: , ; | or tab (default: sniffed)")
+    if drop:
+        g.add_argument("--drop-missing", action="store_true",
+                       help="drop rows with an empty value in a used column (wide exports "
+                            "that log each metric at other steps); says how many")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     p = _Parser(prog="bayeslaws", description="Hierarchical Bayesian scaling laws with honest "
@@ -69,9 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("datasets", help="list bundled datasets")
     sub.add_parser("laws", help="list registered laws")
 
+    from .laws import available
+
     f = sub.add_parser("fit", help="fit a law (by name) or a models/ spec (YAML)")
-    f.add_argument("law", help="law name (chinchilla, kaplan, power-law) or SPEC.yaml")
-    f.add_argument("--data", help="CSV path or bundled dataset name")
+    f.add_argument("law", help=f"law name ({', '.join(available())}; `bayeslaws laws` shows "
+                   "their formulas) or SPEC.yaml")
+    f.add_argument("--data", help="runs: CSV/TSV, Parquet, Excel .xlsx (FILE.xlsx#SHEET), JSON "
+                   "lines, or a bundled dataset name (`bayeslaws datasets`)")
     f.add_argument("--out", help="output fit file (.nc)")
     f.add_argument("--draws", type=_positive_int)
     f.add_argument("--tune", type=_positive_int)
@@ -94,16 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--no-extrapolation", action="store_true",
                    help="skip learning the extrapolation discrepancy (forecasts beyond the data "
                         "then use the plain posterior predictive, which is too narrow there)")
+    _add_data_options(f, what="the --data table", drop=True)
 
     pr = sub.add_parser("predict", help="forecast new rows with a fitted law")
     pr.add_argument("fit")
-    pr.add_argument("--data", required=True, help="CSV of rows to predict (law inputs, optional family)")
+    pr.add_argument("--data", required=True, help="rows to predict (law inputs, optional family): "
+                    "any format fit --data reads; the fit's --columns and units apply")
     pr.add_argument("--out", required=True, help="output CSV")
     pr.add_argument("--prob", type=_float, default=0.9)
     pr.add_argument("--seed", type=_seed, default=0)
     pr.add_argument("--chain", metavar="FIRST.nc",
                     help="a fit whose forecasts feed FIT's input of the same name (e.g. a loss "
                          "fit into a downstream-error fit); draws are paired")
+    _add_data_options(pr, what="default: those the fit was made with")
 
     o = sub.add_parser("optimal", help="the law's optimum: compute-optimal N*, D* at a FLOP "
                        "budget; vocab: optimal vocabulary; batch-size: optimal learning rate and "
@@ -150,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "name: its rows outside the fit selection): each fit forecasts them and is "
                    "scored there (ho_* columns: held-out elpd, RMSE of log, coverage, CRPS)")
     c.add_argument("--out", help="also write the table as CSV")
+    _add_data_options(c, what="of --holdout; default: the first fit's")
 
     pl = sub.add_parser("plot", help="plot a fitted law with credible bands")
     pl.add_argument("fit")
@@ -160,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="forecast: target compute; isoflop: one budget (default: from the data)")
     pl.add_argument("--family", help="isoflop: the family (default: the first)")
     pl.add_argument("--holdout", help="fit/forecast: CSV of held-out runs to mark")
+    _add_data_options(pl, what="of --holdout; default: the fit's", family=False)
 
     r = sub.add_parser("report", help="one self-contained HTML page: law, data, posterior, "
                        "diagnostics, forecasts, figures")
@@ -167,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="output HTML file")
     r.add_argument("--flops", type=_float, help="forecast target compute (default: from the data)")
     r.add_argument("--holdout", help="CSV of held-out runs to forecast and mark")
+    _add_data_options(r, what="of --holdout; default: the fit's")
 
     d = sub.add_parser("demo", help="the main job on bundled data, figure included")
     d.add_argument("--out", default="bayeslaws-demo")
@@ -198,6 +240,37 @@ def _check_folder(out: str) -> None:
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder):
         raise BayeslawsError(f"cannot write {out}: folder {folder} does not exist")
+
+
+def _source(args):
+    """The --columns/--family/--loss-unit/--scale/--drop-missing flags as a mapping.Source."""
+    from .mapping import source
+
+    return source(args.columns, family=args.family_column, loss_unit=args.loss_unit,
+                  scale=args.scale, drop_missing=getattr(args, "drop_missing", False))
+
+
+def _fit_options(src) -> dict:
+    """The keyword arguments of Law.fit for the flags given (none when none were)."""
+    kw = {"columns": src.columns or None, "family": None if src.family == "family" else src.family,
+          "loss_unit": src.loss_unit, "scale": src.scale or None,
+          "drop_missing": src.drop_missing or None}
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def _read_runs(args, fit, path, *, fit_query: bool = False):
+    """A user's table of runs for ``fit`` (predict, --holdout): read in any format, then mapped
+    to bayeslaws' columns and units as the fit was (and as the flags say)."""
+    from . import datasets
+    from .data import read_table
+    from .mapping import for_fit
+
+    rows = read_table(path, sep=args.sep)
+    if (fit_query and path in datasets.names() and not os.path.exists(path)
+            and datasets.CATALOGUE[path].fit_query):
+        fitted = rows.query(datasets.CATALOGUE[path].fit_query).index
+        rows = rows.drop(index=fitted).reset_index(drop=True)
+    return rows, for_fit(fit, rows, overrides=_source(args))
 
 
 def cmd_datasets(args) -> None:
@@ -235,7 +308,8 @@ def cmd_fit(args) -> None:
         law = spec.law()
         if args.data:
             raise BayeslawsError("a spec names its own data; drop --data or fit the law by name")
-        data = spec.train_data()
+        data = spec.train_data(sep=args.sep)
+        source = spec.source().merged(_source(args))
         sampler = dict(spec.sampler)
         out = args.out or f"{spec.name}.nc"
         _check_folder(out)
@@ -259,13 +333,14 @@ def cmd_fit(args) -> None:
             if meta.fit_query and not args.all_rows:
                 print(f"note: {meta.fit_query_reason} (--all-rows to use all)", file=sys.stderr)
         else:
-            data = read_table(args.data)
+            data = read_table(args.data, sep=args.sep)
+        source = _source(args)
     for key in SETTINGS:
         if getattr(args, key) is not None:
             sampler[key] = getattr(args, key)
     if args.no_extrapolation:
         sampler["extrapolation"] = None
-    fit = law.fit(data, progress=not args.quiet, **sampler)
+    fit = law.fit(data, progress=not args.quiet, **sampler, **_fit_options(source))
     if fit.config.get("extrapolation"):
         # Learn the discrepancy now, so the saved fit forecasts beyond its data honestly.
         if not args.quiet:
@@ -287,20 +362,30 @@ def cmd_fit(args) -> None:
 
 
 def cmd_predict(args) -> None:
+    import pandas as pd
+
     from .io import load
-    from .data import read_table
     from .intervals import check_prob
 
     prob = check_prob(args.prob)
     fit = load(args.fit)
-    rows = read_table(args.data)
     if args.chain:
         from .chain import chain
 
-        pred = chain(load(args.chain), fit).predict(rows, seed=args.seed)
+        first = load(args.chain)
+        rows, canonical = _read_runs(args, first, args.data)
+        pred = chain(first, fit).predict(canonical, seed=args.seed)
     else:
-        pred = fit.predict(rows, seed=args.seed)
+        rows, canonical = _read_runs(args, fit, args.data)
+        pred = fit.predict(canonical, seed=args.seed)
     table = pred.interval(prob)
+    # the input columns as the user gave them (names and units), then the forecast columns
+    table = pd.concat([rows.reset_index(drop=True),
+                       table.iloc[:, len(canonical.columns):].reset_index(drop=True)], axis=1)
+    unit = (first if args.chain else fit).config.get("loss_unit")
+    if fit.law.target in ("loss", "task_loss") and unit not in (None, "nats"):
+        print(f"note: forecasts are in nats per token (the fit converted its {unit} to nats)",
+              file=sys.stderr)
     distance = getattr(pred, "distance", None)
     if distance is not None and (distance > 0).any():
         from .extrapolation import describe_distance
@@ -472,14 +557,7 @@ def cmd_compare(args) -> None:
     refit = {"draws": args.refit_draws, "tune": args.refit_draws} if args.refit_draws else None
     holdout = None
     if args.holdout:
-        from . import datasets
-        from .data import read_table
-
-        holdout = read_table(args.holdout)
-        if (args.holdout in datasets.names() and not os.path.exists(args.holdout)
-                and datasets.CATALOGUE[args.holdout].fit_query):
-            fitted = holdout.query(datasets.CATALOGUE[args.holdout].fit_query).index
-            holdout = holdout.drop(index=fitted).reset_index(drop=True)
+        holdout = _read_runs(args, next(iter(fits.values())), args.holdout, fit_query=True)[1]
     table = compare(fits, fallback=args.fallback, max_refits=args.max_refits, folds=args.folds,
                     refit=refit, extrapolation=not args.no_extrapolation, holdout=holdout)
     _print_table(table)
@@ -491,10 +569,8 @@ def cmd_compare(args) -> None:
 
 
 def cmd_plot(args) -> None:
-    from .io import load
-
-    from .data import read_table
     from .errors import BayeslawsError
+    from .io import load
     from .plots import plot
 
     _check_folder(args.out)
@@ -505,7 +581,7 @@ def cmd_plot(args) -> None:
     if args.holdout:
         if args.kind not in ("fit", "forecast"):
             raise BayeslawsError("--holdout applies to --kind fit and forecast")
-        kwargs["holdout"] = read_table(args.holdout)
+        kwargs["holdout"] = _read_runs(args, fit, args.holdout)[1]
     if args.kind == "forecast":
         kwargs["target"] = args.flops
     elif args.kind == "isoflop":
@@ -519,15 +595,15 @@ def cmd_plot(args) -> None:
 
 def cmd_report(args) -> None:
     from .io import load
-    from .data import read_table
     from .errors import BayeslawsError
     from .report import write_report
 
     _check_folder(args.out)
     if args.flops is not None and not args.flops > 0:
         raise BayeslawsError(f"--flops must be a positive number of FLOPs, not {args.flops:g}")
-    holdout = read_table(args.holdout) if args.holdout else None
-    write_report(load(args.fit), args.out, target=args.flops, holdout=holdout)
+    fit = load(args.fit)
+    holdout = _read_runs(args, fit, args.holdout)[1] if args.holdout else None
+    write_report(fit, args.out, target=args.flops, holdout=holdout)
     print(f"wrote {args.out}", file=sys.stderr)
 
 

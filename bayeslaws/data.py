@@ -3,7 +3,8 @@
 Raw units: ``params`` (count), ``tokens`` (count), ``flops`` (default ``6 * params * tokens``),
 ``loss`` (nats/token) and ``family`` (the grouping for pooling; absent means one family). Bad
 input raises :class:`bayeslaws.DataError` naming the column, the rows and the fix; nothing is
-dropped silently. Unit heuristics only warn, and never on a bundled dataset.
+dropped silently. Files are read by :mod:`bayeslaws.readers`; a user's column names and units
+are mapped, converted and checked by :mod:`bayeslaws.mapping` before :func:`prepare`.
 """
 
 from __future__ import annotations
@@ -57,25 +58,34 @@ class RunTable:
         return list(dict.fromkeys(self.family.tolist()))
 
 
-def read_table(source) -> pd.DataFrame:
-    """Read a CSV path or a bundled dataset name into a DataFrame.
+def read_table(source, *, sep: str | None = None, sheet=None) -> pd.DataFrame:
+    """Read a run table: a file path (any format of :mod:`bayeslaws.readers`), a bundled
+    dataset name, or a DataFrame (returned as is).
+
+    Parameters
+    ----------
+    source : str, path or pandas.DataFrame
+        CSV/TSV (separator and encoding sniffed), Parquet, Excel ``.xlsx`` (``FILE.xlsx#SHEET``
+        for another sheet than the first) or JSON lines; or a name of
+        :func:`bayeslaws.datasets.names`.
+    sep : str, optional
+        Separator of delimited text (default: sniffed from ``,`` ``;`` tab ``|``).
+    sheet : str or int, optional
+        Excel sheet (default: the first).
 
     Raises
     ------
     DataError
-        When the file does not exist, is not a readable CSV, or the name is unknown.
+        When the file does not exist or cannot be read (naming its format and the fix), or the
+        name is unknown.
     """
-    from . import datasets
+    from . import datasets, readers
 
     if isinstance(source, pd.DataFrame):
         return source
-    source = str(source)
-    if os.path.exists(source):
-        try:
-            return pd.read_csv(source)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise DataError(f"{source}: not a readable CSV ({str(exc).splitlines()[0]}); "
-                            "give a comma-separated file with a header row") from None
+    source = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
+    if os.path.exists(source) or (("#" in source) and os.path.exists(source.rsplit("#", 1)[0])):
+        return readers.read(source, sep=sep, sheet=sheet)
     if source in datasets.names():
         return datasets.load(source)
     hint = difflib.get_close_matches(source, datasets.names(), n=1)
@@ -90,11 +100,18 @@ def suggest_column(name: str, columns) -> str:
     lower = {c.lower(): c for c in cols}
     for alias in ALIASES.get(name, []):
         if alias in lower:
-            return f" Did you mean {lower[alias]!r}? Rename it to {name!r}."
+            return _map_hint(name, lower[alias])
     close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
     if close:
-        return f" Did you mean {lower[close[0]]!r}? Rename it to {name!r}."
+        return _map_hint(name, lower[close[0]])
     return ""
+
+
+def _map_hint(name: str, column: str) -> str:
+    flag = ("--family " + column) if name == "family" else f"--columns {name}={column}"
+    python = f"family={column!r}" if name == "family" else f"columns={{{name!r}: {column!r}}}"
+    return (f" Did you mean {column!r}? Map it: {flag} (Python: {python}), or rename it to "
+            f"{name!r}.")
 
 
 def _numeric(frame: pd.DataFrame, col: str, *, positive: bool, what: str) -> np.ndarray:
@@ -113,7 +130,9 @@ def _numeric(frame: pd.DataFrame, col: str, *, positive: bool, what: str) -> np.
     missing = np.flatnonzero(~np.isfinite(arr))
     if missing.size:
         raise DataError(f"column {col!r} has missing or infinite values in {format_rows(missing)}; "
-                        f"fill them in or remove those rows ({what})", column=col, rows=missing)
+                        f"fill them in or remove those rows ({what}); for a wide export with "
+                        "metrics logged at other steps, --drop-missing (drop_missing=True) drops "
+                        "them", column=col, rows=missing)
     if positive:
         nonpos = np.flatnonzero(arr <= 0)
         if nonpos.size:
@@ -121,24 +140,6 @@ def _numeric(frame: pd.DataFrame, col: str, *, positive: bool, what: str) -> np.
                             f"{format_rows(nonpos)}; fix or remove those rows ({what})",
                             column=col, rows=nonpos)
     return arr
-
-
-def _warn_units(name: str, values: np.ndarray) -> None:
-    """Warn when a size column looks like it is in millions or billions, or mixes units.
-
-    The thresholds sit far below real data (the smallest real runs have about 800 parameters
-    and millions of tokens), so the heuristic never fires on a bundled dataset.
-    """
-    what = {"params": "parameter", "tokens": "token"}[name]
-    if values.max() < 1e5:
-        warnings.warn(f"column {name!r} has values up to {values.max():g} only: are they in "
-                      f"millions or billions? bayeslaws expects raw {what} counts (1.3e9, not "
-                      "1.3)", UserWarning, stacklevel=3)
-    elif values.min() < 100 and values.max() > 1e6:
-        rows = np.flatnonzero(values < 100)
-        warnings.warn(f"column {name!r} mixes values below 100 ({format_rows(rows)}) with "
-                      f"values up to {values.max():.3g}: some rows look like millions or "
-                      f"billions; use raw {what} counts throughout", UserWarning, stacklevel=3)
 
 
 def _warn_thin_families(law, family: np.ndarray) -> None:
@@ -212,8 +213,6 @@ def prepare(law, data, *, family_column: str = "family", require_target: bool = 
     for col in needed:
         # every input enters the law as a logarithm, so it must be > 0
         x[col] = np.log(_numeric(frame, col, positive=True, what=f"an input of {law.name}"))
-        if col in ("params", "tokens"):
-            _warn_units(col, np.exp(x[col]))
 
     y = None
     if law.target in frame:

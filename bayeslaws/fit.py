@@ -15,6 +15,7 @@ allocations, the extrapolation discrepancy, figures, saving) are reached through
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -89,8 +90,10 @@ class Fit:
         if "log_likelihood" not in self.idata.children:
             post = self.idata["posterior"].to_dataset()
             sampled = hierarchy.family_draws(self.law, post, self.families)
-            table = data_mod.prepare(self.law, self.data,
-                                     family_column=self.config["family_column"])
+            with warnings.catch_warnings():  # prepare warned when the data were fitted
+                warnings.simplefilter("ignore", UserWarning)
+                table = data_mod.prepare(self.law, self.data,
+                                         family_column=self.config["family_column"])
             idx = pd.Index(self.families).get_indexer(table.family)
             n_draws = post.sizes["chain"] * post.sizes["draw"]
             step = max(1, LL_BLOCK // n_draws)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import data as data_mod
-from . import batch, diagnostics, hooks, sampling
+from . import batch, diagnostics, hooks, mapping, sampling
 from .errors import SpecError
 from .fit import EXTRAPOLATION, RETRY_TARGET_ACCEPT, Fit
 from .model import build_model, check_start
@@ -21,8 +21,14 @@ from .model import build_model, check_start
 @hooks.provide("fit_law")
 def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="numpyro",
             target_accept=0.9, progress=False, family_column="family",
-            extrapolation="backtest", dense_mass=False, float32=False) -> "Fit":
+            extrapolation="backtest", dense_mass=False, float32=False, columns=None,
+            family=None, loss_unit=None, scale=None, drop_missing=False) -> "Fit":
     """Fit ``law`` to ``data`` (see :meth:`bayeslaws.laws.Law.fit`)."""
+    source = mapping.source(columns, family=family,
+                            family_column=None if family_column == "family" else family_column,
+                            loss_unit=loss_unit, scale=scale, drop_missing=drop_missing)
+    data = mapping.to_canonical(law, data, source)
+    family_column = source.family
     if extrapolation not in EXTRAPOLATION:
         raise SpecError(f"extrapolation must be one of {EXTRAPOLATION}, not {extrapolation!r}")
     sampling.check_settings(sampler, draws=draws, tune=tune, chains=chains, float32=float32)
@@ -36,7 +42,7 @@ def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="nump
               "sampler": sampler, "target_accept": float(target_accept),
               "family_column": family_column, "retried": False,
               "extrapolation": extrapolation, "dense_mass": bool(dense_mass),
-              "float32": bool(float32)}
+              "float32": bool(float32), **source.to_config()}
     if sampler == "numpyro":
         # numpyro runs through the compiled-once program of bayeslaws.batch: a second fit of the
         # same law shape (other data, seed or size within its padding) does not recompile

@@ -36,28 +36,41 @@ REQUIRED_GROUPS = ("posterior", "fit_data")
 DEFAULT_CONFIG = {"family_column": "family", "retried": False}
 
 
+def _variable_names(columns) -> list[str]:
+    """netCDF variable names of the columns: the name itself, or ``column_<i>`` for names that
+    a DataTree cannot hold (``/``, as in a tracking tool's ``eval/loss``)."""
+    return [c if "/" not in c and c != "row" else f"column_{i}" for i, c in enumerate(columns)]
+
+
 def _frame_to_dataset(frame: pd.DataFrame) -> xr.Dataset:
     data = {}
-    for col in frame.columns:
+    columns = [str(c) for c in frame.columns]
+    names = _variable_names(columns)
+    for col, var in zip(frame.columns, names):
         values = frame[col]
         if values.dtype.kind in "biuf":
-            data[col] = ("row", values.to_numpy())
+            data[var] = ("row", values.to_numpy())
         elif values.dtype.kind == "b" or str(values.dtype) == "bool":
-            data[col] = ("row", values.to_numpy(dtype=bool))
+            data[var] = ("row", values.to_numpy(dtype=bool))
         else:
-            data[col] = ("row", values.astype(str).to_numpy(dtype=object))
+            data[var] = ("row", values.astype(str).to_numpy(dtype=object))
     ds = xr.Dataset(data, coords={"row": np.arange(len(frame))})
-    ds.attrs["columns"] = json.dumps([str(c) for c in frame.columns])
+    ds.attrs["columns"] = json.dumps(columns)
+    if names != columns:
+        ds.attrs["column_variables"] = json.dumps(names)
     return ds
 
 
 def _dataset_to_frame(ds: xr.Dataset) -> pd.DataFrame:
     cols = json.loads(ds.attrs["columns"])
+    names = json.loads(ds.attrs.get("column_variables", ds.attrs["columns"]))
     out = {}
-    for col in cols:
-        values = ds[col].values
+    for col, var in zip(cols, names):
+        values = ds[var].values
         out[col] = values.astype(str) if values.dtype.kind in "OSU" else values
-    return pd.DataFrame(out, columns=cols)
+    frame = pd.DataFrame(out, columns=cols)
+    frame.attrs["bayeslaws_canonical"] = True  # a fit's data: bayeslaws' columns and units
+    return frame
 
 
 def checksum(tree) -> str:

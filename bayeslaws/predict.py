@@ -123,7 +123,9 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
     fit : bayeslaws.fit.Fit
     new_data : pandas.DataFrame
         The law's input columns (``flops`` is computed from params and tokens when absent);
-        optional ``family``; any other columns are carried through unchanged.
+        optional ``family``; any other columns are carried through unchanged. Columns under
+        the names mapped at fit time (``law.fit(..., columns=...)``) are read and converted as
+        then; a column under bayeslaws' own name is taken in raw units (nats, counts).
     seed : int
         Seed of the new-family and observation-noise draws.
     discrepancy : bool
@@ -138,9 +140,12 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
     -------
     Prediction
     """
+    from .mapping import for_fit
+
     law = fit.law
-    table = data_mod.prepare(law, new_data, family_column=fit.config["family_column"],
-                             require_target=False)
+    # columns under the names the fit was given (``columns=``) are renamed and converted
+    table = data_mod.prepare(law, for_fit(fit, new_data, source_form=False),
+                             family_column=fit.config["family_column"], require_target=False)
     frame = new_data.reset_index(drop=True)
     row_fam = _row_families(fit, table, frame)
     rng = np.random.default_rng(seed)

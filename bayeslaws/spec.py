@@ -6,6 +6,12 @@ Keys: ``name``, ``description``, ``law`` (registered name), ``law_options`` (``i
 spec), ``filter`` (pandas query of usable rows), ``train`` (pandas query of the fitted rows; the
 other usable rows are the held-out check), ``sampler`` (``draws``, ``tune``, ``chains``, ``seed``,
 ``target_accept``, ``dense_mass``, ``float32``) and ``published`` (``{source: {param: value}}``).
+
+A spec of one's own data says how its table maps to bayeslaws (:mod:`bayeslaws.mapping`):
+``columns`` (``{params: model_size, loss: eval/loss}``; ``family`` may be one of them),
+``family`` (the family column), ``loss_unit`` (nats, bits or perplexity), ``scale``
+(``{tokens: 1e9}``) and ``drop_missing``; ``filter`` and ``train`` query the table's own column
+names. ``data`` may be any format :func:`bayeslaws.data.read_table` reads.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from .sampling import SETTINGS
 #: Settings a spec's ``sampler`` mapping may give (keyword arguments of ``Law.fit``).
 SAMPLER_KEYS = set(SETTINGS)
 KEYS = {"name", "description", "law", "law_options", "data", "filter", "train", "sampler",
-        "published", "notes"}
+        "published", "notes", "columns", "family", "loss_unit", "scale", "drop_missing"}
+#: Keys that map the data's columns and units (:func:`bayeslaws.mapping.source`).
+SOURCE_KEYS = ("columns", "family", "loss_unit", "scale", "drop_missing")
 
 
 @dataclass
@@ -41,23 +49,33 @@ class ModelSpec:
     train: str = ""
     sampler: dict = field(default_factory=dict)
     published: dict = field(default_factory=dict)
+    source_options: dict = field(default_factory=dict)
+
+    def source(self):
+        """The column mapping and units of the spec's data (a :class:`bayeslaws.mapping.Source`)."""
+        from .mapping import source
+
+        try:
+            return source(**self.source_options)
+        except SpecError as exc:
+            raise SpecError(f"{self.path or self.name}: {exc}") from None
 
     def law(self):
         """The law with the spec's options."""
         return laws.get(self.law_name, **self.law_options)
 
-    def usable_data(self) -> pd.DataFrame:
-        """All rows the spec uses (after ``filter``)."""
+    def usable_data(self, sep: str | None = None) -> pd.DataFrame:
+        """All rows the spec uses (after ``filter``), in the table's own columns and units."""
         source = self.data
         if self.path and not os.path.isabs(source):
             candidate = os.path.join(os.path.dirname(self.path), source)
             source = candidate if os.path.exists(candidate) else source
-        frame = read_table(source)
+        frame = read_table(source, sep=sep)
         return self._query(frame, self.filter, "filter")
 
-    def train_data(self) -> pd.DataFrame:
+    def train_data(self, sep: str | None = None) -> pd.DataFrame:
         """The rows to fit."""
-        return self._query(self.usable_data(), self.train, "train")
+        return self._query(self.usable_data(sep), self.train, "train")
 
     def holdout_data(self) -> pd.DataFrame:
         """The usable rows not fitted (empty without a ``train`` split)."""
@@ -109,6 +127,8 @@ def load_spec(path: str) -> ModelSpec:
                      description=raw.get("description", ""),
                      law_options=raw.get("law_options") or {}, filter=raw.get("filter") or "",
                      train=raw.get("train") or "", sampler=raw.get("sampler") or {},
-                     published=raw.get("published") or {})
+                     published=raw.get("published") or {},
+                     source_options={k: raw[k] for k in SOURCE_KEYS if raw.get(k) is not None})
     spec.law()  # validate the law name and options early
+    spec.source()  # and the column mapping
     return spec

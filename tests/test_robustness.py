@@ -62,10 +62,12 @@ def expected():
 
 
 # --------------------------------------------------------------------------- bad input
-def test_tokens_in_mixed_units_warn_with_rows():
+def test_tokens_in_mixed_units_stop_with_rows():
+    from bayeslaws.mapping import to_canonical
+
     frame = runs(4, tokens=[2.5e9, 7e9, 26.0, 80.0])
-    with pytest.warns(UserWarning, match=r"'tokens' mixes values below 100 \(rows 2, 3\)"):
-        prepare(CHINCHILLA, frame)
+    with pytest.raises(bl.DataError, match=r"'tokens' mixes values below 100 \(rows 2, 3\)"):
+        to_canonical(CHINCHILLA, frame)
 
 
 def test_heuristics_are_silent_on_the_smallest_real_runs():
@@ -74,7 +76,9 @@ def test_heuristics_are_silent_on_the_smallest_real_runs():
                           "tokens": [5.0e6, 5.0e6, 7.2e6, 4.0e7], "loss": [6.1, 4.9, 4.0, 3.6]})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        prepare(CHINCHILLA, frame)
+        from bayeslaws.mapping import to_canonical
+
+        prepare(CHINCHILLA, to_canonical(CHINCHILLA, frame))
 
 
 def test_family_with_one_run_warns_only_without_pooling():

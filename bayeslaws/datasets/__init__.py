@@ -111,14 +111,14 @@ CATALOGUE: dict[str, Dataset] = {
             name="pythia_biderman2023",
             target="accuracy",
             source="EleutherAI/pythia@a19eecb807ec (Biderman et al. 2023), evals/pythia-v1/**.json "
-                   "via the shared tidy table; built by make_pythia.py",
+                   "via a tidy table; built by bayeslaws/datasets/make_pythia.py",
             license="Apache-2.0",
             description="0-shot accuracy (acc; acc_norm kept) of 9 tasks (family) for the 16 Pythia "
                         "models (70M-12B x standard/deduped Pile) at 26 checkpoints (2M-300B "
                         "tokens); chance = the task's guessing accuracy; LAMBADA also ppl and "
                         "task_loss = log ppl (nats)",
             fit_query="params < 3e9",
-            fit_query_reason="the shared README's split: fit on sizes <= 2.8B; 6.9B and 12B are "
+            fit_query_reason="the curators' split: fit on sizes <= 2.8B; 6.9B and 12B are "
                              "held out",
         ),
         # catalogue c: published claims transcribed from the papers (no run-level data exists
@@ -127,7 +127,8 @@ CATALOGUE: dict[str, Dataset] = {
             name="capacity_gap_zhang2023",
             target="best_teacher",
             source="transcribed from Zhang et al. 2023 (arXiv:2311.07052): abstract and the "
-                   "MiniMA large-scale check as quoted in shared/reference/LAWS.md section 8",
+                   "MiniMA large-scale check as quoted by a secondary summary (the paper's table "
+                   "or figure not identified)",
             license="facts quoted from the paper (no data license); transcription CC0",
             description="published claims only, not runs: the ~2.5x optimal teacher/student "
                         "ratio [ABS] and, for the 3B MiniMA student, which of the 7B/13B/70B "
@@ -136,8 +137,8 @@ CATALOGUE: dict[str, Dataset] = {
         Dataset(
             name="knowledge_allenzhu2024",
             target="bits_per_param",
-            source="transcribed from Allen-Zhu & Li 2024 (arXiv:2404.05405): abstract and the "
-                   "notes of shared/reference/LAWS.md section 9",
+            source="transcribed from Allen-Zhu & Li 2024 (arXiv:2404.05405): the abstract; the "
+                   "100-exposure and int4 figures are recalled or secondary (see the tag column)",
             license="facts quoted from the paper (no data license); transcription CC0",
             description="published claims only, not runs: 2 bits/param at 1000 exposures and "
                         "14B bits for 7B [ABS]; ~1 bit/param at 100 exposures [MEM, unverified]; "

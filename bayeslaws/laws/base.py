@@ -243,14 +243,16 @@ class Law:
     def fit(self, data, *, seed: int = 0, draws: int = 1000, tune: int = 1000, chains: int = 4,
             sampler: str = "numpyro", target_accept: float = 0.9, progress: bool = False,
             family_column: str = "family", extrapolation: str | None = "backtest",
-            dense_mass: bool = False, float32: bool = False):
+            dense_mass: bool = False, float32: bool = False, columns: dict | None = None,
+            family: str | None = None, loss_unit: str | None = None, scale: dict | None = None,
+            drop_missing: bool = False):
         """Sample the posterior of the law given a run table.
 
         Parameters
         ----------
         data : pandas.DataFrame
             One row per trained model; the law's input columns, its target and optionally
-            ``family``.
+            ``family`` (under these names, or others given by ``columns``).
         seed : int
             Random seed; the same seed gives the same posterior.
         draws, tune, chains : int
@@ -274,6 +276,22 @@ class Law:
             twice the arithmetic throughput on a GPU; the laws are written in log space, so the
             posterior is the same within Monte Carlo error (``tests/test_batch.py``). Draws are
             stored as float64.
+        columns : dict, optional
+            ``{bayeslaws column: your column}``, e.g. ``{"params": "model_size", "loss":
+            "eval/loss"}``: read the law's columns from yours (see :mod:`bayeslaws.mapping`).
+            Stored in the fit, so :meth:`~bayeslaws.fit.Fit.predict` reads new rows with the
+            same names.
+        family : str, optional
+            The column that groups runs into families (default ``family``);
+            ``family_column`` is its older name.
+        loss_unit : {"nats", "bits", "perplexity"}, optional
+            Unit of the loss column; bits and perplexity are converted to nats per token.
+        scale : dict, optional
+            ``{column: factor}`` for sizes not in raw counts, e.g. ``{"tokens": 1e9}`` for tokens
+            in billions; a factor of 1 declares raw counts that look small. Sizes that look like
+            millions or billions without it raise DataError.
+        drop_missing : bool
+            Drop rows with an empty value in a used column (with a warning saying how many).
 
         Returns
         -------
@@ -282,7 +300,8 @@ class Law:
         return hooks.require("fit_law")(self, data, seed=seed, draws=draws, tune=tune, chains=chains,
                        sampler=sampler, target_accept=target_accept, progress=progress,
                        family_column=family_column, extrapolation=extrapolation,
-                       dense_mass=dense_mass, float32=float32)
+                       dense_mass=dense_mass, float32=float32, columns=columns, family=family,
+                       loss_unit=loss_unit, scale=scale, drop_missing=drop_missing)
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options().items())
