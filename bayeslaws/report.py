@@ -115,7 +115,8 @@ def _diagnostics_html(fit) -> str:
 
 
 def _forecast_tables(fit, target: float, holdout, prob: float) -> str:
-    from .plots import _forecast_rows, flops_label, human
+    from .plots import flops_label, human
+    from .plots.forecast import _forecast_rows
 
     law = fit.law
     out = []

@@ -166,7 +166,7 @@ def test_fit_plot_accessor_and_cli_kinds(small_fit, tmp_path):
 
 
 def test_one_input_law_cannot_draw_allocation():
-    from bayeslaws.plots import _require_allocation
+    from bayeslaws.plots.allocation import _require_allocation
 
     class Fake:
         class law:
