@@ -1,0 +1,206 @@
+"""The commands that read runs or fits and write tables, fits, figures and reports."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .output import (_check_folder, _fit_options, _print_densing, _print_table, _read_runs,
+                     _source, _write_csv)
+
+def cmd_datasets(args) -> None:
+    from .. import datasets
+
+    _print_table(datasets.table().set_index("name"))
+
+
+def cmd_laws(args) -> None:
+    import pandas as pd
+
+    from .. import laws
+
+    rows = [{"name": n, "formula": laws.get(n).formula_text, "inputs": ", ".join(laws.get(n).inputs),
+             "target": laws.get(n).target} for n in laws.available()]
+    _print_table(pd.DataFrame(rows).set_index("name"))
+
+
+def cmd_fit(args) -> None:
+    from .. import datasets, laws
+    from ..data import read_table
+    from ..errors import BayeslawsError
+    from ..sampling import SETTINGS
+
+    sampler = {}
+    if args.law.endswith((".yaml", ".yml")) or os.path.isfile(args.law):
+        from ..spec import load_spec
+
+        try:
+            spec = load_spec(args.law)
+        except (UnicodeDecodeError, OSError) as exc:  # a fit file or another non-text file
+            raise BayeslawsError(f"{args.law} is neither a law name nor a model spec (YAML): "
+                                 f"{type(exc).__name__}; give a law ({', '.join(laws.available())}) "
+                                 "with --data, or a models/*.yaml spec") from None
+        law = spec.law()
+        if args.data:
+            raise BayeslawsError("a spec names its own data; drop --data or fit the law by name")
+        data = spec.train_data(sep=args.sep)
+        source = spec.source().merged(_source(args))
+        sampler = dict(spec.sampler)
+        out = args.out or f"{spec.name}.nc"
+        _check_folder(out)
+    else:
+        options = {}
+        if args.input:
+            options["input"] = args.input
+        if args.pooling:
+            options["pooling"] = args.pooling
+        law = laws.get(args.law, **options)
+        if not args.data:
+            raise BayeslawsError("--data is required: a CSV path or a bundled dataset name "
+                                 f"({', '.join(datasets.names())})")
+        if not args.out:
+            raise BayeslawsError("--out is required: the fit file to write, e.g. --out fit.nc")
+        out = args.out
+        _check_folder(out)
+        if args.data in datasets.names() and not os.path.exists(args.data):
+            meta = datasets.CATALOGUE[args.data]
+            data = datasets.load(args.data, fit_rows=not args.all_rows)
+            if meta.fit_query and not args.all_rows:
+                print(f"note: {meta.fit_query_reason} (--all-rows to use all)", file=sys.stderr)
+        else:
+            data = read_table(args.data, sep=args.sep)
+        source = _source(args)
+    for key in SETTINGS:
+        if getattr(args, key) is not None:
+            sampler[key] = getattr(args, key)
+    if args.no_extrapolation:
+        sampler["extrapolation"] = None
+    fit = law.fit(data, progress=not args.quiet, **sampler, **_fit_options(source))
+    if fit.config.get("extrapolation"):
+        # Learn the discrepancy now, so the saved fit forecasts beyond its data honestly.
+        if not args.quiet:
+            print("note: learning the extrapolation discrepancy from backtests on the smaller "
+                  "runs (--no-extrapolation skips it)", file=sys.stderr)
+        found = fit.discrepancy
+        if not args.quiet:
+            s = found.summary()
+            unit = "fitted-range width" if found.relative else "decade"
+            print(f"note: extrapolation discrepancy tau {s['median']:.4f} per {unit} beyond the "
+                  f"data [{s['lower']:.4f}, {s['upper']:.4f}], from {found.folds} backtests",
+                  file=sys.stderr)
+    fit.save(out)
+    if not args.quiet:
+        _print_table(fit.summary())
+        if law.name == "densing" and "date" in fit.data:
+            _print_densing(fit, 0.9)
+    print(f"wrote {out}", file=sys.stderr)
+
+
+def cmd_predict(args) -> None:
+    import pandas as pd
+
+    from ..io import load
+    from ..intervals import check_prob
+
+    prob = check_prob(args.prob)
+    fit = load(args.fit)
+    if args.chain:
+        from ..chain import chain
+
+        first = load(args.chain)
+        rows, canonical = _read_runs(args, first, args.data)
+        pred = chain(first, fit).predict(canonical, seed=args.seed)
+    else:
+        rows, canonical = _read_runs(args, fit, args.data)
+        pred = fit.predict(canonical, seed=args.seed)
+    table = pred.interval(prob)
+    # the input columns as the user gave them (names and units), then the forecast columns
+    table = pd.concat([rows.reset_index(drop=True),
+                       table.iloc[:, len(canonical.columns):].reset_index(drop=True)], axis=1)
+    unit = (first if args.chain else fit).config.get("loss_unit")
+    if fit.law.target in ("loss", "task_loss") and unit not in (None, "nats"):
+        print(f"note: forecasts are in nats per token (the fit converted its {unit} to nats)",
+              file=sys.stderr)
+    distance = getattr(pred, "distance", None)
+    if distance is not None and (distance > 0).any():
+        from ..extrapolation import describe_distance
+
+        print(f"note: {(distance > 0).sum()} of {len(distance)} rows lie beyond the fitted range "
+              f"(farthest: {describe_distance(distance.max())}); their intervals include the "
+              "extrapolation discrepancy", file=sys.stderr)
+    _write_csv(table, args.out, index=False)
+    print(f"wrote {args.out} ({len(table)} rows)", file=sys.stderr)
+
+
+def cmd_compare(args) -> None:
+    from ..io import load
+    from ..compare import compare
+
+    from ..errors import BayeslawsError
+
+    if len(args.fits) < 2:
+        raise BayeslawsError("compare needs at least two FIT.nc files")
+    fits = {}
+    for path in args.fits:
+        name = os.path.splitext(os.path.basename(path))[0]
+        fits[name if name not in fits else path] = load(path)
+    if args.out:
+        _check_folder(args.out)
+    refit = {"draws": args.refit_draws, "tune": args.refit_draws} if args.refit_draws else None
+    holdout = None
+    if args.holdout:
+        holdout = _read_runs(args, next(iter(fits.values())), args.holdout, fit_query=True)[1]
+    table = compare(fits, fallback=args.fallback, max_refits=args.max_refits, folds=args.folds,
+                    refit=refit, extrapolation=not args.no_extrapolation, holdout=holdout)
+    _print_table(table)
+    for note in table.attrs["notes"]:
+        print(f"note: {note}")
+    print(f"verdict: {table.attrs['verdict']}")
+    if args.out:
+        _write_csv(table, args.out)
+
+
+def cmd_plot(args) -> None:
+    from ..errors import BayeslawsError
+    from ..io import load
+    from ..plots import plot
+
+    _check_folder(args.out)
+    fit = load(args.fit)
+    if args.flops is not None and not args.flops > 0:
+        raise BayeslawsError(f"--flops must be a positive number of FLOPs, not {args.flops:g}")
+    kwargs = {}
+    if args.holdout:
+        if args.kind not in ("fit", "forecast"):
+            raise BayeslawsError("--holdout applies to --kind fit and forecast")
+        kwargs["holdout"] = _read_runs(args, fit, args.holdout)[1]
+    if args.kind == "forecast":
+        kwargs["target"] = args.flops
+    elif args.kind == "isoflop":
+        kwargs["budgets"] = [args.flops] if args.flops else None
+        kwargs["family"] = args.family
+    elif args.flops is not None or args.family is not None:
+        raise BayeslawsError("--flops and --family apply to --kind forecast and isoflop")
+    plot(fit, args.kind, args.out, **kwargs)
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+def cmd_report(args) -> None:
+    from ..io import load
+    from ..errors import BayeslawsError
+    from ..report import write_report
+
+    _check_folder(args.out)
+    if args.flops is not None and not args.flops > 0:
+        raise BayeslawsError(f"--flops must be a positive number of FLOPs, not {args.flops:g}")
+    fit = load(args.fit)
+    holdout = _read_runs(args, fit, args.holdout)[1] if args.holdout else None
+    write_report(fit, args.out, target=args.flops, holdout=holdout)
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+def cmd_demo(args) -> None:
+    from ..demo import run
+
+    run(args.out, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed,
+        progress=not args.quiet)

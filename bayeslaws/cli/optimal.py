@@ -1,0 +1,138 @@
+"""``bayeslaws optimal``: the optimum a fitted law implies (compute-optimal N* and D*, or the
+law's own: optimal vocabulary, batch size and learning rate, teacher, bits per parameter, density)."""
+
+from __future__ import annotations
+
+from .output import _print_densing, _print_table, _write_csv
+
+def cmd_optimal(args) -> None:
+    from ..io import load
+    from ..errors import BayeslawsError
+    from ..intervals import check_prob
+
+    prob = check_prob(args.prob)
+    fit = load(args.fit)
+    name = fit.law.name
+    if name == "vocab":
+        table = _optimal_vocab(fit, args, prob)
+    elif name == "batch-size":
+        table = _optimal_batch_size(fit, args, prob)
+    elif name == "capacity-gap":
+        table = _optimal_teacher(fit, args, prob)
+    elif name == "knowledge":
+        table = _bits_per_param(fit, args, prob)
+    elif name == "densing":
+        _no_flags(args, "densing", ("flops", "params", "tokens", "embed_dim", "unique_tokens",
+                                     "exposures", "bits"))
+        table = fit.density(prob=prob)
+        if args.family is not None:
+            table = table[table["family"] == args.family]
+        _print_table(table.set_index("model") if "model" in table else table)
+        print()
+        if "date" in fit.data:
+            _print_densing(fit, prob)
+        if args.out:
+            _write_csv(table, args.out, index=False)
+        return
+    else:
+        for flag in ("params", "tokens", "embed_dim", "exposures", "bits"):
+            if getattr(args, flag) is not None:
+                raise BayeslawsError(f"--{flag.replace('_', '-')} applies to vocab and batch-size "
+                                     f"fits, not {name!r} (give --flops)")
+        if args.flops is None:
+            raise BayeslawsError(f"--flops is required: the training budget in FLOPs of the "
+                                 f"{name!r} fit's compute-optimal allocation")
+        inputs = {"unique_tokens": args.unique_tokens} if args.unique_tokens is not None else None
+        table = fit.optimal(args.flops, family=args.family, inputs=inputs).table(prob)
+    _print_table(table)
+    if args.out:
+        _write_csv(table, args.out, index=name not in ("vocab", "batch-size", "capacity-gap",
+                                                       "knowledge"))
+
+
+def _no_flags(args, name: str, flags) -> None:
+    from ..errors import BayeslawsError
+
+    for flag in flags:
+        if getattr(args, flag) is not None:
+            raise BayeslawsError(f"--{flag.replace('_', '-')} does not apply to a {name} fit")
+
+
+def _optimal_vocab(fit, args, prob):
+    """Tao et al.'s compute-optimal vocabulary (``bayeslaws.laws.vocab.optimal_vocab_table``)."""
+    import math
+
+    from ..errors import BayeslawsError
+    from ..laws.vocab import APPROACH1_LOG_K, optimal_vocab_table
+
+    _no_flags(args, "vocab", ("tokens", "unique_tokens"))
+    if args.params is None and args.flops is None:
+        raise BayeslawsError("a vocab fit needs --flops (the budget) and/or --params (the "
+                             "non-vocabulary parameters N_nv)")
+    if args.flops is not None and not (math.isfinite(args.flops) and args.flops > 0):
+        raise BayeslawsError(f"--flops must be a positive finite number of FLOPs, not "
+                             f"{args.flops:g}")
+    if args.params is not None and len(args.params) > 1:
+        raise BayeslawsError("a vocab fit takes one --params (N_nv) per call")
+    # without --params: the non-vocabulary size that is compute-optimal at the budget
+    # (the paper's Approach 1, N_nv = 0.0834 C^0.5)
+    nnv = (args.params[0] if args.params is not None
+           else math.exp(APPROACH1_LOG_K) * math.sqrt(args.flops))
+    table = optimal_vocab_table(fit, nnv, flops=args.flops, embed_dim=args.embed_dim,
+                                family=args.family, prob=prob)
+    return table.rename(columns={"V_opt_median": "vocab_median", "V_opt_lower": "vocab_lower",
+                                 "V_opt_upper": "vocab_upper"})
+
+
+def _optimal_batch_size(fit, args, prob):
+    """Optimal learning rate and batch size at (N, D), then the critical batch size."""
+    import pandas as pd
+
+    from ..errors import BayeslawsError
+    from ..intervals import describe
+    from ..laws.batch_size import critical_batch, optimal_hyperparameters_table
+
+    _no_flags(args, "batch-size", ("flops", "embed_dim", "unique_tokens"))
+    if args.params is None or args.tokens is None:
+        raise BayeslawsError("a batch-size fit needs --params N and --tokens D (the model and "
+                             "its training tokens)")
+    if len(args.tokens) not in (1, len(args.params)) and len(args.params) != 1:
+        raise BayeslawsError(f"give one --tokens or one per --params, not {len(args.tokens)} "
+                             f"for {len(args.params)}")
+    table = optimal_hyperparameters_table(fit, args.params, args.tokens, family=args.family,
+                                          prob=prob)
+    if len(fit.families) >= 3:
+        draws = critical_batch(fit)
+        rows = []
+        for q in ("B_star", "alpha_B"):
+            d = describe(draws[q], prob)
+            rows.append({"quantity": q, "median": float(d["median"]),
+                         "lower": float(d["lower"]), "upper": float(d["upper"])})
+        print(f"critical batch size B_crit(L) = B_star / L^(1/alpha_B) (Kaplan et al. 2020), "
+              f"{prob:.0%} bounds:")
+        _print_table(pd.DataFrame(rows).set_index("quantity"))
+        print()
+    return table
+
+
+def _optimal_teacher(fit, args, prob):
+    """Zhang et al.'s optimal teacher N_T* = r N_S for each student --params, and the ratio r."""
+    from ..errors import BayeslawsError
+    from ..laws.capacity_gap import optimal_teacher_table
+
+    _no_flags(args, "capacity-gap", ("flops", "tokens", "embed_dim", "unique_tokens",
+                                      "exposures", "bits"))
+    if args.params is None:
+        raise BayeslawsError("a capacity-gap fit needs --params N_S (the student's parameters; "
+                             "repeat for several students)")
+    return optimal_teacher_table(fit, args.params, family=args.family, prob=prob)
+
+
+def _bits_per_param(fit, args, prob):
+    """Allen-Zhu & Li's capacity ratio (bits per parameter) at --exposures, and with --bits the
+    parameters needed to store a knowledge base of that size."""
+    from ..laws.knowledge import HEADLINE_EXPOSURES, bits_per_param_table
+
+    _no_flags(args, "knowledge", ("flops", "params", "tokens", "embed_dim", "unique_tokens"))
+    exposures = args.exposures or list(HEADLINE_EXPOSURES)
+    return bits_per_param_table(fit, exposures, bits=args.bits, family=args.family, prob=prob)
