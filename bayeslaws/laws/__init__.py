@@ -24,6 +24,8 @@ from .densing import Densing
 from .bnsl import BNSL
 from .m4 import M4
 from .custom import define
+# data mixtures (RegMix, Liu et al. 2024; Ye et al. 2024)
+from .mixture import Mixture
 
 _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Chinchilla, Kaplan, PowerLaw,
@@ -36,6 +38,7 @@ _REGISTRY: dict[str, type[Law]] = {cls.name: cls for cls in (
     Densing,
     # competing learning-curve forms
     BNSL, M4,
+    Mixture,
 )}
 
 
@@ -85,4 +88,5 @@ __all__ = ["POOLING", "BatchSize", "Chinchilla", "DataConstrained", "Densing", "
            "TaskAccuracy", "TaskLoss", "Vocab", "available", "from_spec", "get", "register"]
 __all__ += ["CapacityGap", "Knowledge"]  # catalogue c
 __all__ += ["BNSL", "M4", "define"]
+__all__ += ["Mixture"]
 __all__ += ["TaskDirect"]  # task scaling without a task loss (Pythia)
