@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="single precision (numpyro only; faster on a GPU)")
     f.add_argument("--input", help="input column of power-law, bnsl or m4 (flops, params, tokens or "
                    "seen_examples)")
+    f.add_argument("--sources", help="mixture: the source columns (proportions), comma-separated")
+    f.add_argument("--form", choices=["exponential", "regression"],
+                   help="mixture: the law's form (default exponential)")
     f.add_argument("--pooling", choices=["partial", "centred", "shared", "independent"],
                    help="how parameters are shared across families (default partial: "
                    "non-centred partial pooling; centred: the same, for many runs per family)")
@@ -131,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--family")
     o.add_argument("--unique-tokens", type=_float,
                    help="unique-token budget U of a data-constrained fit (tokens beyond U repeat)")
+    o.add_argument("--mixture", action="store_true",
+                   help="mixture: the posterior of the best data mixture (probability that each "
+                        "candidate is best, its expected loss, the optimum's shares)")
+    o.add_argument("--candidates", help="mixture: CSV of candidate mixtures (one column per "
+                   "source; default random Dirichlet mixtures plus the fitted ones)")
     o.add_argument("--prob", type=_float, default=0.9)
     o.add_argument("--out", help="also write the table as CSV")
 
@@ -154,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="plot a fitted law with credible bands")
     pl.add_argument("fit")
     pl.add_argument("--out", required=True, help="output PNG")
-    pl.add_argument("--kind", choices=["fit", "forecast", "isoflop", "frontier", "forest"],
+    pl.add_argument("--kind", choices=["fit", "forecast", "isoflop", "frontier", "forest",
+                                       "mixture"],
                     default="fit", help="which figure (default: fit)")
     pl.add_argument("--flops", type=_float,
                     help="forecast: target compute; isoflop: one budget (default: from the data)")
@@ -245,6 +254,9 @@ def cmd_fit(args) -> None:
             options["input"] = args.input
         if args.pooling:
             options["pooling"] = args.pooling
+        for key in ("sources", "form"):  # the mixture law's options
+            if getattr(args, key):
+                options[key] = getattr(args, key)
         law = laws.get(args.law, **options)
         if not args.data:
             raise BayeslawsError("--data is required: a CSV path or a bundled dataset name "
@@ -320,6 +332,9 @@ def cmd_optimal(args) -> None:
     prob = check_prob(args.prob)
     fit = load(args.fit)
     name = fit.law.name
+    if args.mixture or name == "mixture" or args.candidates:
+        _optimal_mixture(fit, args, prob)
+        return
     if name == "vocab":
         table = _optimal_vocab(fit, args, prob)
     elif name == "batch-size":
@@ -445,6 +460,28 @@ def _optimal_teacher(fit, args, prob):
     return optimal_teacher_table(fit, args.params, family=args.family, prob=prob)
 
 
+def _optimal_mixture(fit, args, prob) -> None:
+    """RegMix's question with its posterior: which candidate mixture is best, how probably, and
+    the optimum's share of each source."""
+    from .data import read_table
+    from .errors import BayeslawsError
+
+    if fit.law.name != "mixture":
+        raise BayeslawsError(f"--mixture applies to a 'mixture' fit, not {fit.law.name!r}")
+    _no_flags(args, "mixture", ("flops", "params", "tokens", "embed_dim", "unique_tokens",
+                                "exposures", "bits"))
+    candidates = read_table(args.candidates) if args.candidates else None
+    choice = fit.optimal_mixture(candidates, family=args.family, prob=prob)
+    print(f"best of {len(choice.candidates)} candidate mixtures, {prob:.0%} bounds of the loss "
+          "(p_best: posterior probability of being the best candidate):")
+    _print_table(choice.top(10).round(4))
+    print()
+    print("share of each source in the best mixture (posterior over draws):")
+    _print_table(choice.table(prob).set_index("source").round(4))
+    if args.out:
+        _write_csv(choice.candidates, args.out, index=False)
+
+
 def _bits_per_param(fit, args, prob):
     """Allen-Zhu & Li's capacity ratio (bits per parameter) at --exposures, and with --bits the
     parameters needed to store a knowledge base of that size."""
@@ -510,6 +547,8 @@ def cmd_plot(args) -> None:
         kwargs["target"] = args.flops
     elif args.kind == "isoflop":
         kwargs["budgets"] = [args.flops] if args.flops else None
+        kwargs["family"] = args.family
+    elif args.kind == "mixture" and args.flops is None:
         kwargs["family"] = args.family
     elif args.flops is not None or args.family is not None:
         raise BayeslawsError("--flops and --family apply to --kind forecast and isoflop")

@@ -266,6 +266,17 @@ class Fit:
                                                       seed=seed, prob=prob)
         return capacity_gap.optimal_teacher(self, student_params, family=family, seed=seed)
 
+    def optimal_mixture(self, candidates=None, *, family: str | None = None, seed: int = 0,
+                        **kwargs):
+        """Posterior of the best data mixture of a ``mixture`` fit: draws of the optimum on the
+        simplex, each candidate's probability of being best and its expected loss.
+
+        See :func:`bayeslaws.laws.mixture.optimal_mixture`.
+        """
+        from .laws import mixture
+
+        return mixture.optimal_mixture(self, candidates, family=family, seed=seed, **kwargs)
+
     def bits_per_param(self, exposures, *, family: str | None = None, seed: int = 0,
                        prob: float | None = None):
         """Capacity ratio R(e) (bits per parameter) of a ``knowledge`` fit, as draws.

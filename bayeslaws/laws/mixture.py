@@ -35,6 +35,12 @@ FORMS = ("exponential", "regression")
 #: proxies' mixtures from Dirichlet(prior x scale) with scales from 0.1 to 5).
 CANDIDATE_SCALES = (0.1, 0.3, 1.0, 3.0, 5.0)
 _IDENT = re.compile(r"[^0-9A-Za-z_]")
+#: The 17 Pile sources of RegMix's release (the source columns of the bundled ``regmix_liu2024``),
+#: the default ``sources`` of the law.
+REGMIX_SOURCES = ("arxiv", "freelaw", "nih_exporter", "pubmed_central", "wikipedia_en",
+                  "dm_mathematics", "github", "philpapers", "stackexchange", "enron_emails",
+                  "gutenberg_pg_19", "pile_cc", "ubuntu_irc", "europarl", "hackernews",
+                  "pubmed_abstracts", "uspto_backgrounds")
 
 
 def _param_key(source: str) -> str:
@@ -42,10 +48,25 @@ def _param_key(source: str) -> str:
     return _IDENT.sub("_", str(source))
 
 
+def _dot(coefs, feats, xp):
+    """:math:`\\sum_k c_k f_k` over many terms: plain additions in numpy; in pytensor one product
+    of stacked coefficients and features summed over the last axis (a chain of additions
+    would fuse into one element-wise operation of more than 32 operands, which PyTensor's
+    Python mode cannot run)."""
+    coefs, feats = list(coefs), list(feats)
+    if xp is np:
+        out = coefs[0] * feats[0]
+        for c, f in zip(coefs[1:], feats[1:]):
+            out = out + c * f
+        return out
+    c = xp.stack([xp.as_tensor_variable(v) for v in coefs], axis=-1)
+    f = xp.stack([xp.as_tensor_variable(v) for v in feats], axis=-1)
+    return xp.sum(c * f, axis=-1)
+
+
 def _check_sources(sources) -> tuple[str, ...]:
     if sources is None:
-        raise SpecError("mixture: give the source columns, e.g. get('mixture', sources=['web', "
-                        "'code', 'books']) (command line: --sources web,code,books)")
+        return REGMIX_SOURCES
     if isinstance(sources, str):
         sources = [s for s in sources.split(",")]
     sources = tuple(str(s).strip() for s in sources)
@@ -99,7 +120,8 @@ class Mixture(Law):
     Parameters
     ----------
     sources : sequence of str
-        The source columns, e.g. ``["web", "code", "books"]`` (a comma-separated string works).
+        The source columns, e.g. ``["web", "code", "books"]`` (a comma-separated string works);
+        default the 17 Pile sources of the bundled ``regmix_liu2024`` (:data:`REGMIX_SOURCES`).
     form : {"exponential", "regression"}
         The law's form (above).
     reference : str, optional
@@ -189,13 +211,13 @@ class Mixture(Law):
         keys = [_param_key(s) for s in self.sources]
         if self.form == "exponential":
             k_inv = 1.0 / len(self.sources)
-            expo = sum(p[f"t_{k}"] * (x[s] - k_inv) for s, k in zip(self.sources, keys)
-                       if s != self.reference)
+            used = [(s, k) for s, k in zip(self.sources, keys) if s != self.reference]
+            expo = _dot([p[f"t_{k}"] for _, k in used], [x[s] - k_inv for s, _ in used], xp)
             return xp.logaddexp(p["log_c"], p["log_k"] + expo)
-        out = sum(p[f"b_{k}"] * x[s] for s, k in zip(self.sources, keys))
+        out = _dot([p[f"b_{k}"] for k in keys], [x[s] for s in self.sources], xp)
         if self.pairs:
-            inter = sum(p[f"z_{_param_key(a)}__{_param_key(b)}"] * (x[a] * x[b])
-                        for a, b in self.pairs)
+            inter = _dot([p[f"z_{_param_key(a)}__{_param_key(b)}"] for a, b in self.pairs],
+                         [x[a] * x[b] for a, b in self.pairs], xp)
             out = out + p["tau"] * inter
         return out
 
