@@ -66,11 +66,10 @@ def test_forms_match_their_formulas_on_both_backends():
     assert len(reg.pairs) == 6 and reg.options()["pairs"] == "all"
     values = {prm.sampled: rng.normal(prm.loc, 0.3) for prm in reg.parameters.values()}
     nat = reg.natural(values, np)
-    b = np.array([nat[f"b_{s}"] for s in SOURCES])
-    want = r @ b + nat["tau"] * sum(nat[f"z_{a}__{c}"] * r[:, i] * r[:, j]
-                                    for (i, a), (j, c) in
-                                    [((SOURCES.index(a), a), (SOURCES.index(c), c))
-                                     for a, c in reg.pairs])
+    t = np.array([nat[f"t_{s}"] for s in SOURCES[:3]] + [0.0])
+    inter = sum(nat[f"z_{a}__{c}"] * r[:, SOURCES.index(a)] * r[:, SOURCES.index(c)]
+                for a, c in reg.pairs)
+    want = np.log(nat["c"] + nat["k"] * np.exp((r - 0.25) @ t + nat["tau"] * inter))
     np.testing.assert_allclose(reg.formula(data, nat, np), want, rtol=1e-12)
     xs = {k: pt.as_tensor_variable(v) for k, v in data.items()}
     got = reg.formula(xs, reg.natural({k: pt.as_tensor_variable(v) for k, v in values.items()},

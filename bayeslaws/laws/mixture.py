@@ -100,18 +100,22 @@ class Mixture(Law):
     simplex of this form is a vertex (the source with the smallest :math:`t_j`), so it is best used
     to rank mixtures within a candidate set.
 
-    ``form="regression"``: the flexible regression RegMix needs, a quadratic (Scheffé) mixture
-    model of log loss with pairwise interactions under a shrinkage prior,
+    ``form="regression"``: the flexibility RegMix needs (domains interact: a source can help or
+    hurt another's value), the same law with pairwise terms in the exponent under a shrinkage
+    prior,
 
     .. math::
 
-        \log L(r) = \sum_j b_j r_j + \tau \sum_{i<j} z_{ij}\, r_i r_j,
-        \qquad z_{ij} \sim N(0, 1),\ \log\tau \sim N(\log 0.5, 1),
+        L(r) = c + k \exp\Big(\sum_j t_j \big(r_j - \tfrac1K\big)
+               + \tau \sum_{i<j} z_{ij}\, r_i r_j\Big),
+        \qquad z_{ij} \sim N(0, 1),\ \log\tau \sim N(\log 0.5, 1):
 
-    :math:`b_j` is the log loss of a run on source :math:`j` alone, :math:`\gamma_{ij} = \tau z_{ij}`
-    the interaction of sources :math:`i` and :math:`j` (negative: they help each other), shrunk
-    towards 0 by the common scale :math:`\tau` that the data learn (a normal prior with a
-    log-normal global scale; a horseshoe's per-pair scales are not implemented).
+    log-linear in the proportions with all pairwise products (a quadratic Scheffé mixture model,
+    Cornell 2002) for the reducible loss; :math:`\gamma_{ij} = \tau z_{ij}` is the interaction
+    of sources :math:`i` and :math:`j` (negative: together they lower the loss more than each
+    alone), shrunk towards 0 by the common scale :math:`\tau` that the data learn (a normal prior
+    with a log-normal global scale; a horseshoe's per-pair scales are not implemented). With
+    :math:`\tau \to 0` it is the exponential form.
 
     With a ``family`` column (validation domains, or model scales) every parameter is partially
     pooled across families, as in the other laws. Inputs are the ``sources`` columns (proportions,
@@ -162,32 +166,24 @@ class Mixture(Law):
         if self.reference not in self.sources:
             raise SpecError(f"mixture: reference {reference!r} is not one of the sources "
                             f"{list(self.sources)}")
-        if form == "exponential":
-            self.pairs = ()
-            self.params = (
-                Param("c", math.log(2.0), 1.0, family_scale=0.3,
-                      doc="irreducible loss (mixture-independent part)"),
-                Param("k", math.log(1.0), 1.0, family_scale=0.5,
-                      doc="reducible loss at the uniform mixture"),
-            ) + tuple(Param(f"t_{keys[s]}", 0.0, 1.5, log=False, family_scale=0.5,
-                            doc=f"log reducible loss per unit share of {s} (vs "
-                                f"{self.reference})")
-                      for s in self.sources if s != self.reference)
-            self.formula_text = Mixture.formula_text
-        else:
-            self.pairs = self._check_pairs(pairs)
-            self.params = tuple(Param(f"b_{keys[s]}", math.log(3.0), 1.0, log=False,
-                                      family_scale=0.3, doc=f"log loss of a run on {s} alone")
-                                for s in self.sources)
-            if self.pairs:
-                self.params += (Param("tau", math.log(0.5), 1.0, family_scale=0.3,
-                                      doc="scale of the pairwise interactions"),)
-                self.params += tuple(
-                    Param(f"z_{keys[a]}__{keys[b]}", 0.0, 1.0, log=False, family_scale=0.5,
-                          doc=f"interaction of {a} and {b} in units of tau")
-                    for a, b in self.pairs)
-            self.formula_text = ("log L = sum_j b_j r_j + tau sum_{i<j} z_ij r_i r_j, "
-                                 "sum_j r_j = 1")
+        self.pairs = () if form == "exponential" else self._check_pairs(pairs)
+        self.params = (
+            Param("c", math.log(2.0), 1.0, family_scale=0.3,
+                  doc="irreducible loss (mixture-independent part)"),
+            Param("k", math.log(1.0), 1.0, family_scale=0.5,
+                  doc="reducible loss at the uniform mixture"),
+        ) + tuple(Param(f"t_{keys[s]}", 0.0, 1.5, log=False, family_scale=0.5,
+                        doc=f"log reducible loss per unit share of {s} (vs {self.reference})")
+                  for s in self.sources if s != self.reference)
+        if self.pairs:
+            self.params += (Param("tau", math.log(0.5), 1.0, family_scale=0.3,
+                                  doc="scale of the pairwise interactions"),)
+            self.params += tuple(Param(f"z_{keys[a]}__{keys[b]}", 0.0, 1.0, log=False,
+                                       family_scale=0.5,
+                                       doc=f"interaction of {a} and {b} in units of tau")
+                                 for a, b in self.pairs)
+            self.formula_text = ("L = c + k exp(sum_j t_j (r_j - 1/K) + tau sum_{i<j} z_ij r_i "
+                                 "r_j), sum_j r_j = 1")
         super().__init__(**kwargs)
 
     def _check_pairs(self, pairs) -> tuple[tuple[str, str], ...]:
@@ -209,17 +205,14 @@ class Mixture(Law):
     def formula(self, x, p, xp):
         """Return log L (see the class docstring)."""
         keys = [_param_key(s) for s in self.sources]
-        if self.form == "exponential":
-            k_inv = 1.0 / len(self.sources)
-            used = [(s, k) for s, k in zip(self.sources, keys) if s != self.reference]
-            expo = _dot([p[f"t_{k}"] for _, k in used], [x[s] - k_inv for s, _ in used], xp)
-            return xp.logaddexp(p["log_c"], p["log_k"] + expo)
-        out = _dot([p[f"b_{k}"] for k in keys], [x[s] for s in self.sources], xp)
+        k_inv = 1.0 / len(self.sources)
+        used = [(s, k) for s, k in zip(self.sources, keys) if s != self.reference]
+        expo = _dot([p[f"t_{k}"] for _, k in used], [x[s] - k_inv for s, _ in used], xp)
         if self.pairs:
             inter = _dot([p[f"z_{_param_key(a)}__{_param_key(b)}"] for a, b in self.pairs],
                          [x[a] * x[b] for a, b in self.pairs], xp)
-            out = out + p["tau"] * inter
-        return out
+            expo = expo + p["tau"] * inter
+        return xp.logaddexp(p["log_c"], p["log_k"] + expo)
 
     def check_inputs(self, x) -> None:
         """Each row must lie on the simplex: proportions >= 0 that sum to 1 within ``tol``."""
