@@ -99,12 +99,23 @@ def bayes(form, src, parts, *, draws, seed) -> dict:
         true_rank = parts[key]["loss"].rank(method="min").astype(int).to_numpy()
         winner = int(np.argmin(y))
         top = int(c["p_best"].idxmax())
+        runs = fit.optimal_mixture(parts[key][src], noise=True, prob=0.9).candidates
+        top_run = int(runs["p_best"].idxmax())
         out[key] |= {"n_candidates": len(y), "p_best_of_true_winner": float(c["p_best"][winner]),
                      "predicted_rank_of_true_winner": int(c["rank"][winner]),
                      "top_p_best": float(c["p_best"][top]),
                      "true_rank_of_top_candidate": int(true_rank[top]),
                      "p_best_top5_mass_on_true_top5": float(
-                         c["p_best"][true_rank <= 5].sum())}
+                         c["p_best"][true_rank <= 5].sum()),
+                     # with the fitted run-to-run noise: which run comes out best
+                     "noise_p_best_of_true_winner": float(runs["p_best"][winner]),
+                     "noise_top_p_best": float(runs["p_best"][top_run]),
+                     "noise_true_rank_of_top_candidate": int(true_rank[top_run]),
+                     "noise_p_best_top5_mass_on_true_top5": float(
+                         runs["p_best"][true_rank <= 5].sum())}
+        if key != "1M":  # other scales: only the ranking transfers (losses are far lower)
+            for k in ("mae", "rmse", "coverage_50", "coverage_90"):
+                out[key].pop(k)
     return out
 
 

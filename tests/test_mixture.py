@@ -140,6 +140,12 @@ def test_optimal_mixture_draws_and_probabilities(exp_fit):
     t = np.array([-1.8, -0.3, -0.6, 0.0])
     true_best = 2.0 + np.exp((np.array([0.7, 0.1, 0.1, 0.1]) - 0.25) @ t)
     assert c["loss_lower"].iloc[0] < true_best < c["loss_upper"].iloc[0]
+    # two near-identical candidates: the law picks one; the runs' noise makes it a coin flip
+    twins = pd.DataFrame([[0.70, 0.10, 0.10, 0.10], [0.699, 0.101, 0.10, 0.10]], columns=SOURCES)
+    assert exp_fit.optimal_mixture(twins).candidates["p_best"].max() > 0.9
+    noisy = exp_fit.optimal_mixture(twins, noise=True).candidates["p_best"]
+    assert noisy.sum() == pytest.approx(1.0) and 0.3 < noisy.iloc[0] < 0.7
+    assert exp_fit.optimal_mixture(cand, noise=True).best["name"] == "a"
     # default candidates: random mixtures plus the fitted ones; draws on the simplex
     free = mx.optimal_mixture(exp_fit, n_candidates=200, seed=1)
     opt = free.draws["mixture_opt"].values

@@ -397,7 +397,8 @@ class MixtureChoice:
     ----------
     draws : xarray.Dataset
         ``mixture_opt`` (chain, draw, source): each draw's best candidate, a point on the
-        simplex; ``loss_opt`` (chain, draw): its loss; ``best`` (chain, draw): its index.
+        simplex; ``loss_opt`` (chain, draw): the law's loss there; ``best`` (chain, draw): its
+        index.
     candidates : pandas.DataFrame
         One row per candidate: its proportions, ``p_best`` (posterior probability that it is the
         best candidate; sums to 1), ``loss_mean``, ``loss_median``, ``loss_lower``,
@@ -443,7 +444,8 @@ class MixtureChoice:
 
 
 def optimal_mixture(fit, candidates=None, *, family=None, n_candidates: int = 2000, prior=None,
-                    include_data: bool = True, prob: float = 0.9, seed: int = 0) -> MixtureChoice:
+                    include_data: bool = True, noise: bool = False, prob: float = 0.9,
+                    seed: int = 0) -> MixtureChoice:
     r"""The posterior of the best data mixture of a ``mixture`` fit.
 
     For every posterior draw the law is evaluated at each candidate mixture and the candidate
@@ -469,6 +471,12 @@ def optimal_mixture(fit, candidates=None, *, family=None, n_candidates: int = 20
         Centre of the random candidates; default the mean of the fitted mixtures.
     include_data : bool
         Add the fitted mixtures to the random candidates.
+    noise : bool
+        False (default): the best mixture by the law's expected loss. True: the probability that
+        each candidate's *run* comes out best, with the fitted run-to-run scatter (the
+        likelihood's noise, independent per candidate) added to each draw; the honest question
+        when a few candidates will be trained and compared, since the law's own uncertainty
+        says nothing of how much real runs scatter around it.
     prob : float
         Probability of the loss intervals.
     seed : int
@@ -495,7 +503,19 @@ def optimal_mixture(fit, candidates=None, *, family=None, n_candidates: int = 20
     r = _as_mixtures(law, cand)
     loss = loss_draws(fit, r, family=family, seed=seed)
     chains, draws = loss.shape[:2]
-    best = loss.argmin(axis=-1)
+    score = loss
+    if noise:
+        rng = np.random.default_rng([seed, 7])
+        post = fit.posterior
+        sigma = post["sigma"].values[..., None]
+        if law.noise["likelihood"] == "student_t":
+            eps = rng.standard_t(np.broadcast_to(post["nu"].values[..., None], loss.shape))
+        elif law.noise["likelihood"] == "laplace":
+            eps = rng.laplace(size=loss.shape)
+        else:
+            eps = rng.standard_normal(loss.shape)
+        score = np.log(loss) + sigma * eps if law.positive_target else loss + sigma * eps
+    best = score.argmin(axis=-1)
     p_best = np.bincount(best.ravel(), minlength=len(r)) / best.size
     flat = loss.reshape(-1, len(r))
     mean = flat.mean(axis=0)
