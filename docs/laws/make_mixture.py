@@ -12,8 +12,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import bayeslaws as bl  # noqa: E402
-from bayeslaws.plots import plot_mixture  # noqa: E402
+import bayeslaws as bl
+from bayeslaws.plots import plot_mixture
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
