@@ -210,9 +210,15 @@ def prepare(law, data, *, family_column: str = "family", require_target: bool = 
                             f"{', '.join(needed)}.{suggest_column(col, frame.columns)}",
                             column=col)
     x = {}
+    log_inputs = getattr(law, "log_inputs", True)
     for col in needed:
+        if not log_inputs:  # linear inputs (mixture proportions), checked by the law below
+            x[col] = _numeric(frame, col, positive=False, what=f"an input of {law.name}")
+            continue
         # every input enters the law as a logarithm, so it must be > 0
         x[col] = np.log(_numeric(frame, col, positive=True, what=f"an input of {law.name}"))
+    if not log_inputs:
+        law.check_inputs(x)
 
     y = None
     if law.target in frame:

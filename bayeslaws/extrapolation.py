@@ -147,9 +147,11 @@ def distance(law, train_x: dict, train_family: np.ndarray, x: dict, family: np.n
     over the scale axes :math:`a` (:func:`scale_axes`); a family that was not fitted is measured
     against all fitted rows.
     """
+    out = np.zeros(len(family))
+    if not getattr(law, "log_inputs", True):
+        return out  # linear inputs (mixture proportions): no scale axis to extrapolate along
     train = scale_axes(law, train_x)
     new = scale_axes(law, x)
-    out = np.zeros(len(family))
     for rows, ref in _families(train_family, family):
         for name, values in new.items():
             lo, hi = train[name][ref].min(), train[name][ref].max()

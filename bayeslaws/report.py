@@ -261,6 +261,13 @@ def write_report(fit, path, *, target: float | None = None, holdout: pd.DataFram
     """
     from .files import atomic_write
 
+    if not getattr(fit.law, "log_inputs", True):
+        from .errors import BayeslawsError
+
+        raise BayeslawsError(f"the HTML report does not cover {fit.law.name!r} fits yet (no size "
+                             "axis to forecast along); use `bayeslaws optimal FIT --mixture` and "
+                             "`bayeslaws plot FIT --kind mixture`")
+
     page = build_report(fit, target=target, holdout=holdout, prob=prob)
 
     def write(tmp):

@@ -16,6 +16,7 @@ import bayeslaws
 from bayeslaws import SpecError
 from bayeslaws.laws import from_spec, get
 from bayeslaws.laws.chinchilla import D_REF, N_REF
+from bayeslaws.laws.mixture import REGMIX_SOURCES
 from bayeslaws.optimal import _allocation, golden_section
 
 #: Hoffmann et al. 2022, Approach 3, and Epoch's replication (Besiroglu et al. 2024).
@@ -68,7 +69,9 @@ def log_inputs(rng, size) -> dict:
             # learning-curve forms (bnsl, m4): examples seen, as in the Revisiting benchmark
             "seen_examples": rng.uniform(np.log(1e5), np.log(1e12), size),
             # task-direct (Pythia): the task's chance accuracy (1/50,277 to 1/2)
-            "chance": rng.uniform(np.log(1e-5), np.log(0.5), size)}
+            "chance": rng.uniform(np.log(1e-5), np.log(0.5), size),
+            # mixture (RegMix): proportions of the 17 Pile sources, on the simplex (linear inputs)
+            **dict(zip(REGMIX_SOURCES, rng.dirichlet(np.ones(len(REGMIX_SOURCES)), size).T))}
 
 
 # --------------------------------------------------------------------------- one formula, two backends

@@ -54,6 +54,9 @@ def cmd_fit(args) -> None:
             options["input"] = args.input
         if args.pooling:
             options["pooling"] = args.pooling
+        for key in ("sources", "form"):  # the mixture law's options
+            if getattr(args, key):
+                options[key] = getattr(args, key)
         law = laws.get(args.law, **options)
         if not args.data:
             raise BayeslawsError("--data is required: a CSV path or a bundled dataset name "
@@ -178,6 +181,8 @@ def cmd_plot(args) -> None:
         kwargs["target"] = args.flops
     elif args.kind == "isoflop":
         kwargs["budgets"] = [args.flops] if args.flops else None
+        kwargs["family"] = args.family
+    elif args.kind == "mixture" and args.flops is None:
         kwargs["family"] = args.family
     elif args.flops is not None or args.family is not None:
         raise BayeslawsError("--flops and --family apply to --kind forecast and isoflop")

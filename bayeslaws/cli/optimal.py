@@ -13,6 +13,9 @@ def cmd_optimal(args) -> None:
     prob = check_prob(args.prob)
     fit = load(args.fit)
     name = fit.law.name
+    if args.mixture or name == "mixture" or args.candidates:
+        _optimal_mixture(fit, args, prob)
+        return
     if name == "vocab":
         table = _optimal_vocab(fit, args, prob)
     elif name == "batch-size":
@@ -126,6 +129,28 @@ def _optimal_teacher(fit, args, prob):
         raise BayeslawsError("a capacity-gap fit needs --params N_S (the student's parameters; "
                              "repeat for several students)")
     return optimal_teacher_table(fit, args.params, family=args.family, prob=prob)
+
+
+def _optimal_mixture(fit, args, prob) -> None:
+    """RegMix's question with its posterior: which candidate mixture is best, how probably, and
+    the optimum's share of each source."""
+    from ..data import read_table
+    from ..errors import BayeslawsError
+
+    if fit.law.name != "mixture":
+        raise BayeslawsError(f"--mixture applies to a 'mixture' fit, not {fit.law.name!r}")
+    _no_flags(args, "mixture", ("flops", "params", "tokens", "embed_dim", "unique_tokens",
+                                "exposures", "bits"))
+    candidates = read_table(args.candidates) if args.candidates else None
+    choice = fit.optimal_mixture(candidates, family=args.family, prob=prob)
+    print(f"best of {len(choice.candidates)} candidate mixtures, {prob:.0%} bounds of the loss "
+          "(p_best: posterior probability of being the best candidate):")
+    _print_table(choice.top(10).round(4))
+    print()
+    print("share of each source in the best mixture (posterior over draws):")
+    _print_table(choice.table(prob).set_index("source").round(4))
+    if args.out:
+        _write_csv(choice.candidates, args.out, index=False)
 
 
 def _bits_per_param(fit, args, prob):

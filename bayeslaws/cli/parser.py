@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="single precision (numpyro only; faster on a GPU)")
     f.add_argument("--input", help="input column of power-law, bnsl or m4 (flops, params, tokens or "
                    "seen_examples)")
+    f.add_argument("--sources", help="mixture: the source columns (proportions), comma-separated")
+    f.add_argument("--form", choices=["exponential", "regression"],
+                   help="mixture: the law's form (default exponential)")
     f.add_argument("--pooling", choices=["partial", "centred", "shared", "independent"],
                    help="how parameters are shared across families (default partial: "
                    "non-centred partial pooling; centred: the same, for many runs per family)")
@@ -152,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--family")
     o.add_argument("--unique-tokens", type=_float,
                    help="unique-token budget U of a data-constrained fit (tokens beyond U repeat)")
+    o.add_argument("--mixture", action="store_true",
+                   help="mixture: the posterior of the best data mixture (probability that each "
+                        "candidate is best, its expected loss, the optimum's shares)")
+    o.add_argument("--candidates", help="mixture: CSV of candidate mixtures (one column per "
+                   "source; default random Dirichlet mixtures plus the fitted ones)")
     o.add_argument("--prob", type=_float, default=0.9)
     o.add_argument("--out", help="also write the table as CSV")
 
@@ -176,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="plot a fitted law with credible bands")
     pl.add_argument("fit")
     pl.add_argument("--out", required=True, help="output PNG")
-    pl.add_argument("--kind", choices=["fit", "forecast", "isoflop", "frontier", "forest"],
+    pl.add_argument("--kind", choices=["fit", "forecast", "isoflop", "frontier", "forest",
+                                       "mixture"],
                     default="fit", help="which figure (default: fit)")
     pl.add_argument("--flops", type=_float,
                     help="forecast: target compute; isoflop: one budget (default: from the data)")

@@ -171,6 +171,19 @@ CATALOGUE: dict[str, Dataset] = {
                              "the later part (train_split_is_1 == 0, 342 rows) is the "
                              "extrapolation test",
         ),
+        Dataset(
+            name="regmix_liu2024",
+            target="loss",
+            source="sail-sg/regmix@b004d3a3f398 data/*.csv (Liu et al. 2024, RegMix, "
+                   "arXiv:2407.01492)",
+            license="MIT",
+            description="1,088 runs on random mixtures of 17 Pile sources: 512 + 256 1M-param "
+                        "proxies, 256 60M and 64 1B check runs; loss = Pile-CC validation loss, "
+                        "loss_<domain> for 13 Pile domains",
+            fit_query="scale == '1M' and split == 'train'",
+            fit_query_reason="the paper's regression set: the 512 1M-parameter proxies (the 256 "
+                             "other 1M, 256 60M and 64 1B runs are its checks)",
+        ),
     )
 }
 

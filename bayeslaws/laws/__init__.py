@@ -26,6 +26,8 @@ from .densing import Densing
 from .bnsl import BNSL
 from .m4 import M4
 from .custom import define
+# data mixtures (RegMix, Liu et al. 2024; Ye et al. 2024)
+from .mixture import Mixture
 from .registry import _REGISTRY, available, from_spec, get, register, registered
 
 _REGISTRY.update({cls.name: cls for cls in (
@@ -39,6 +41,7 @@ _REGISTRY.update({cls.name: cls for cls in (
     Densing,
     # competing learning-curve forms
     BNSL, M4,
+    Mixture,
 )})
 
 
@@ -48,4 +51,5 @@ __all__ = ["POOLING", "BatchSize", "Chinchilla", "DataConstrained", "Densing", "
            "registered"]
 __all__ += ["CapacityGap", "Knowledge"]  # catalogue c
 __all__ += ["BNSL", "M4", "define"]
+__all__ += ["Mixture"]
 __all__ += ["TaskDirect"]  # task scaling without a task loss (Pythia)

@@ -97,6 +97,10 @@ class Law:
     reference: ClassVar[str] = ""
     #: Positive targets are modelled on the log scale; a law whose target can be <= 0 sets False.
     positive_target: ClassVar[bool] = True
+    #: Inputs enter the formula as natural logarithms; a law whose inputs are on a linear scale
+    #: and may be 0 (``mixture``: proportions of data sources) sets False, receives them as given
+    #: and checks them in :meth:`check_inputs`.
+    log_inputs: ClassVar[bool] = True
 
     default_noise: ClassVar[dict] = {"likelihood": "student_t", "sigma_scale": 0.05}
     #: Options assumed when a saved fit's law does not record them: the values that reproduce
@@ -155,6 +159,11 @@ class Law:
         """Return the paper's parameters that are functions of the sampled ones."""
         return {}
 
+    def check_inputs(self, x: dict[str, np.ndarray]) -> None:
+        """Check the input values as the formula receives them (called by
+        :func:`bayeslaws.data.prepare`); raise :class:`~bayeslaws.errors.DataError` naming the
+        rows and the fix. Nothing to check by default (log inputs are checked to be > 0)."""
+
     # ----------------------------------------------------------------- helpers
     @property
     def parameters(self) -> dict[str, Param]:
@@ -192,7 +201,8 @@ class Law:
         p : dict
             Parameter values keyed by paper name; log parameters may be given either way.
         """
-        x = {k: np.log(np.asarray(data[k], dtype=float)) for k in self.inputs}
+        x = {k: np.asarray(data[k], dtype=float) for k in self.inputs}
+        x = {k: np.log(v) for k, v in x.items()} if self.log_inputs else x
         full = {}
         for prm in self._params.values():
             if prm.log:

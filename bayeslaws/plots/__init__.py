@@ -13,6 +13,7 @@ equal-tailed posterior intervals: 90% (light) and 50% (dark) around the median.
 :func:`plot_forest`       family-level parameters with the population (a new family) beside
 :func:`plot_calibration`  nominal vs observed coverage of held-out points, a line per method
 :func:`plot_compare`      elpd of law forms (and extrapolation scores) with uncertainty
+:func:`plot_mixture`      a mixture law's loss along each source's share, with credible bands
 ========================  ===================================================================
 
 ``fit.plot`` gives the same figures as methods: ``fit.plot.forecast(1e24)``, or
@@ -29,15 +30,16 @@ from .evaluation import plot_calibration, plot_compare
 from .fit import plot_fit
 from .forecast import plot_forecast
 from .forest import plot_forest
+from .mixture import plot_mixture
 
 #: Figure kinds of :func:`plot` and of ``bayeslaws plot --kind``.
-KINDS = ("fit", "forecast", "isoflop", "frontier", "forest")
+KINDS = ("fit", "forecast", "isoflop", "frontier", "forest", "mixture")
 
 
 def plot(fit, kind: str = "fit", path=None, **kwargs):
     """Draw figure ``kind`` (one of :data:`KINDS`) of ``fit``; see the functions above."""
     funcs = {"fit": plot_fit, "forecast": plot_forecast, "isoflop": plot_isoflop,
-             "frontier": plot_frontier, "forest": plot_forest}
+             "frontier": plot_frontier, "forest": plot_forest, "mixture": plot_mixture}
     if kind not in funcs:
         raise BayeslawsError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}")
     return funcs[kind](fit, path=path, **kwargs)
@@ -74,7 +76,12 @@ class FitPlots:
         """See :func:`plot_forest`."""
         return plot_forest(self._fit, path, **kwargs)
 
+    def mixture(self, path=None, **kwargs):
+        """See :func:`plot_mixture`."""
+        return plot_mixture(self._fit, path, **kwargs)
+
 
 __all__ = ["BAND_ALPHA", "BAND_PROBS", "FitPlots", "HELD_OUT_COLOR", "KINDS", "LABELS",
            "default_budgets", "flops_label", "human", "plot", "plot_calibration", "plot_compare",
-           "plot_fit", "plot_forecast", "plot_forest", "plot_frontier", "plot_isoflop"]
+           "plot_fit", "plot_forecast", "plot_forest", "plot_frontier", "plot_isoflop",
+           "plot_mixture"]

@@ -23,6 +23,7 @@ from .base import (
     _save,
     _target_label,
 )
+from .mixture import plot_mixture
 
 
 # --------------------------------------------------------------------------- fitted curves
@@ -47,6 +48,8 @@ def plot_fit(fit, path=None, *, holdout: pd.DataFrame | None = None, n_grid: int
     -------
     matplotlib.figure.Figure
     """
+    if getattr(fit.law, "name", "") == "mixture" and holdout is None:
+        return plot_mixture(fit, path)  # proportions, no size axis: loss along each share
     plt = _plt()
     law, target = fit.law, fit.law.target
     train, held, fam_col = _frames(fit, holdout)
