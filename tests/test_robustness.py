@@ -140,7 +140,7 @@ def test_cli_bad_tables_exit_2_with_one_line(content, needle, capsys):
     (["fit", "chinchilla", "--data", "rows.csv", "--out", "x.nc", "--seed", "2**40"],
      "expected a seed (an integer"),
     (["optimal", FIXTURE, "--flops", "nan"], "positive finite number"),
-    (["predict", FIXTURE, "--data", FIXTURE, "--out", "x.csv"], "not a readable CSV"),
+    (["predict", FIXTURE, "--data", FIXTURE, "--out", "x.csv"], "is an HDF5/netCDF file (a saved bayeslaws fit?)"),
 ])
 def test_cli_arguments_found_by_fuzzing_exit_2(argv, needle, capsys):
     pd.DataFrame({"params": [1e9], "tokens": [2e10]}).to_csv("rows.csv", index=False)
