@@ -154,12 +154,29 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="plot a fitted law with credible bands")
     pl.add_argument("fit")
     pl.add_argument("--out", required=True, help="output PNG")
-    pl.add_argument("--kind", choices=["fit", "forecast", "isoflop", "frontier", "forest"],
+    pl.add_argument("--kind", choices=["fit", "forecast", "isoflop", "frontier", "forest",
+                                       "design"],
                     default="fit", help="which figure (default: fit)")
     pl.add_argument("--flops", type=_float,
                     help="forecast: target compute; isoflop: one budget (default: from the data)")
     pl.add_argument("--family", help="isoflop: the family (default: the first)")
     pl.add_argument("--holdout", help="fit/forecast: CSV of held-out runs to mark")
+    pl.add_argument("--target-flops", type=_float, help="design: target compute (FLOPs)")
+    pl.add_argument("--budget", type=_float, help="design: FLOPs for new runs")
+
+    dg = sub.add_parser("design", help="plan the next runs: candidates ranked by expected "
+                        "variance reduction of a forecast per FLOP, and a proposed set")
+    dg.add_argument("fit")
+    dg.add_argument("--target-flops", type=_float, required=True,
+                    help="target compute C (FLOPs) of the forecast")
+    dg.add_argument("--budget", type=_float, required=True, help="FLOPs for new runs (6ND each)")
+    dg.add_argument("--candidates", help="CSV of candidate runs: params, tokens, optional family "
+                    "(default: a grid from the data toward the target)")
+    dg.add_argument("--quantity", choices=["loss", "n_opt", "d_opt"], default="loss")
+    dg.add_argument("--family", help="whose forecast (a fitted family or a new name); required "
+                    "for fits of several families")
+    dg.add_argument("--out", help="write the ranked candidates as CSV")
+    dg.add_argument("--seed", type=_seed, default=0)
 
     r = sub.add_parser("report", help="one self-contained HTML page: law, data, posterior, "
                        "diagnostics, forecasts, figures")
@@ -511,10 +528,33 @@ def cmd_plot(args) -> None:
     elif args.kind == "isoflop":
         kwargs["budgets"] = [args.flops] if args.flops else None
         kwargs["family"] = args.family
+    elif args.kind == "design":
+        kwargs.update(target=args.target_flops, budget=args.budget, family=args.family)
     elif args.flops is not None or args.family is not None:
         raise BayeslawsError("--flops and --family apply to --kind forecast and isoflop")
+    if args.kind != "design" and (args.target_flops is not None or args.budget is not None):
+        raise BayeslawsError("--target-flops and --budget apply to --kind design")
     plot(fit, args.kind, args.out, **kwargs)
     print(f"wrote {args.out}", file=sys.stderr)
+
+
+def cmd_design(args) -> None:
+    from . import load
+    from .data import read_table
+
+    if args.out:
+        _check_folder(args.out)
+    fit = load(args.fit)
+    candidates = read_table(args.candidates) if args.candidates else None
+    result = fit.design(target=args.target_flops, budget=args.budget, candidates=candidates,
+                        quantity=args.quantity, family=args.family, seed=args.seed)
+    print(f"{args.quantity} at {args.target_flops:.3g} FLOPs: 90% width {result.width90_now:.4f}"
+          f" (log scale) now; proposed {len(result.proposal)} runs, {result.spent:.3g} of "
+          f"{result.budget:.3g} FLOPs, expected width {result.width90_now * result.sd_after / result.sd_now:.4f}")
+    _print_table(result.proposal.set_index("order"))
+    if args.out:
+        _write_csv(result.table(), args.out, index=False)
+        print(f"wrote {args.out} ({len(result.candidates)} candidates)", file=sys.stderr)
 
 
 def cmd_report(args) -> None:
@@ -539,7 +579,8 @@ def cmd_demo(args) -> None:
 
 
 COMMANDS = {"datasets": cmd_datasets, "laws": cmd_laws, "fit": cmd_fit, "predict": cmd_predict,
-            "optimal": cmd_optimal, "compare": cmd_compare, "plot": cmd_plot, "report": cmd_report,
+            "optimal": cmd_optimal, "design": cmd_design, "compare": cmd_compare,
+            "plot": cmd_plot, "report": cmd_report,
             "demo": cmd_demo}
 
 

@@ -251,6 +251,18 @@ class Fit:
 
         return optimal(self, flops, family=family, seed=seed, inputs=inputs)
 
+    def design(self, *, target, budget, candidates=None, quantity: str = "loss",
+               family: str | None = None, seed: int = 0, **kwargs):
+        """Rank candidate runs by expected variance reduction of a forecast per FLOP, and
+        propose a set within ``budget`` (greedy sequential selection).
+
+        See :func:`bayeslaws.design.design`.
+        """
+        from .design import design
+
+        return design(self, target=target, budget=budget, candidates=candidates,
+                      quantity=quantity, family=family, seed=seed, **kwargs)
+
     # catalogue c: the derived quantities of the capacity-gap and knowledge laws
     def optimal_teacher(self, student_params, *, family: str | None = None, seed: int = 0,
                         prob: float | None = None):
