@@ -260,11 +260,101 @@ class _Range:
         return (d / width if self.relative else d), d
 
 
+class _Laplace:
+    r"""The local linearised (Laplace) update at each outcome's generating draw.
+
+    With :math:`\theta^*` the draw an outcome was simulated from (on the sampling scale, the
+    target family's parameters), the posterior after the fitted runs and a set :math:`A` of new
+    runs is approximated by a normal with precision
+
+    .. math:: \Lambda_A = \mathrm{diag}(1/s^2) + w\,J_{\text{fit}}^\top J_{\text{fit}}/\sigma^{*2}
+              + w\,J_A^\top J_A/\sigma^{*2},
+
+    :math:`J` the gradients of the law (link scale) in :math:`\theta` at the runs (forward
+    differences), :math:`s` the prior sd of each parameter (with several families: the
+    population sd at :math:`\theta^*`, so other families' runs count through it), :math:`w`
+    the Fisher information of the noise per unit variance (:math:`(\nu+1)/(\nu+3)` for
+    Student-t, 1 otherwise); the quantity's variance is :math:`g^\top \Lambda_A^{-1} g`,
+    :math:`g = \partial Q/\partial\theta`. Used where importance reweighting collapses, which is
+    where the posterior is concentrated and a local linearisation is accurate. Candidates of
+    other families add nothing here.
+    """
+
+    STEP = 1e-4
+
+    def __init__(self, law, fit, sampled, gen, quantity, flops, point, inputs, train_x, cand_x,
+                 own, sigma, nu, n_families):
+        names = [prm.sampled for prm in law.parameters.values()]
+        theta = np.stack([np.asarray(sampled[n], dtype=float)[gen] for n in names], axis=1)
+        m, k = theta.shape
+        post = fit.posterior
+
+        def link(th, x):
+            p = law.natural({n: th[:, i][:, None] for i, n in enumerate(names)}, np)
+            xx = {key: np.asarray(v)[None, :] for key, v in x.items()}
+            return np.broadcast_to(np.asarray(law.formula(xx, p, np), dtype=float),
+                                   (th.shape[0], len(next(iter(x.values())))))
+
+        def qty(th):
+            p = law.natural({n: th[:, i] for i, n in enumerate(names)}, np)
+            if point is None:
+                log_n, log_d, lk = _allocation(law, p, flops, inputs)
+                return np.asarray({"loss": lk, "n_opt": log_n, "d_opt": log_d}[quantity], float)
+            x = {"params": np.full(th.shape[0], math.log(point[0])),
+                 "tokens": np.full(th.shape[0], math.log(point[1]))}
+            x.update({key: np.full(th.shape[0], math.log(v)) for key, v in inputs.items()})
+            return np.asarray(law.formula(x, p, np), dtype=float)
+
+        def grad(f):
+            base = f(theta)
+            out = []
+            for i in range(k):
+                th = theta.copy()
+                th[:, i] += self.STEP
+                out.append((f(th) - base) / self.STEP)
+            return np.stack(out, axis=-1)  # (m, ..., k)
+
+        self.g = grad(qty)                                   # (m, k)
+        j_fit = grad(lambda th: link(th, train_x)) if len(train_x["params"]) else np.zeros((m, 0, k))
+        jc = grad(lambda th: link(th, cand_x))               # (m, C, k)
+        self.jc = np.where(np.asarray(own)[None, :, None], jc, 0.0)
+        w = (nu[gen] + 1) / (nu[gen] + 3) if law.noise["likelihood"] == "student_t" else 1.0
+        self.w = np.broadcast_to(w / sigma[gen] ** 2, (m,)).astype(float)
+        prior = np.empty((m, k))
+        for i, prm in enumerate(law.parameters.values()):
+            key = f"{prm.sampled}_sigma"
+            if n_families > 1 and key in post and law.pooling[prm.name] in hierarchy.POPULATION:
+                prior[:, i] = np.asarray(post[key].values, dtype=float).ravel()[
+                    np.linspace(0, post[key].size - 1, len(sampled[prm.sampled])).round()
+                    .astype(int)][gen]
+            else:
+                prior[:, i] = prm.scale
+        lam = np.zeros((m, k, k))
+        lam[:, np.arange(k), np.arange(k)] = 1.0 / prior ** 2
+        lam += self.w[:, None, None] * np.einsum("mri,mrj->mij", j_fit, j_fit)
+        self.lam0 = lam
+
+    def variance(self, chosen: list[int], cols: np.ndarray) -> np.ndarray:
+        """Variance of the quantity after ``chosen`` plus each of ``cols``: (m, len(cols))."""
+        lam = self.lam0.copy()
+        if chosen:
+            ja = self.jc[:, chosen, :]
+            lam += self.w[:, None, None] * np.einsum("mri,mrj->mij", ja, ja)
+        cov = np.linalg.inv(lam)
+        u = np.einsum("mij,mj->mi", cov, self.g)
+        base = np.einsum("mi,mi->m", self.g, u)
+        jc = self.jc[:, cols, :]
+        ju = np.einsum("mci,mi->mc", jc, u)
+        jpj = np.einsum("mci,mij,mcj->mc", jc, cov, jc)
+        out = base[:, None] - self.w[:, None] * ju ** 2 / (1.0 + self.w[:, None] * jpj)
+        return np.maximum(out, 0.0)
+
+
 # --------------------------------------------------------------------------------- main
 def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
            quantity: str = "loss", family: str | None = None, seed: int = 0,
            outcomes: int = OUTCOMES, max_draws: int = MAX_DRAWS, max_runs: int = MAX_RUNS,
-           prob: float = DEFAULT_PROB, inputs: dict | None = None) -> Design:
+           prob: float = DEFAULT_PROB, inputs: dict | None = None, _fixed: bool = False):
     r"""Rank candidate runs by expected variance reduction of a forecast per FLOP; propose a set.
 
     See the module docstring for the method: outcomes simulated from the posterior predictive,
@@ -484,11 +574,9 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
     L = _logpdf(law, Y[:, None, :], F[None, :, :], sigma[None, :, None],
                 nu[None, :, None]).astype(float)
     L[np.arange(m_out), gen, :] = -np.inf  # leave the generating draw out
-    qc = q - q.mean()
-    Fc = F - F.mean(axis=0)
-    cov_f = Fc.T @ Fc / n_draws
-    k_f = Fc.T @ qc / n_draws
-    noise_var = float(np.mean(sigma ** 2 * np.where(nu > 2, nu / np.maximum(nu - 2, 1e-9), 1.0)))
+    lap = _Laplace(law, fit, draws_of(family), gen, quantity, flops_t, point, inputs,
+                   {k: v[ref] for k, v in train.x.items()}, cx, cfam == family, sigma, nu,
+                   len(fit.families))
 
     # in-data flags
     tr_n, tr_d = np.exp(train.x["params"]), np.exp(train.x["tokens"])
@@ -498,8 +586,9 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
                 & (np.abs(tr_d / cand["tokens"].iloc[i] - 1) < SAME_RUN) & (train_fam == cfam[i]))
         in_data[i] = bool(same.any())
 
-    def expected(base: np.ndarray, chosen: list[int], cols: np.ndarray):
-        """Expected V_theta for chosen + each of ``cols``; ess and linearised share."""
+    def expected(base: np.ndarray, chosen: list[int], cols: np.ndarray, extra=0.0):
+        """Geometric mean over outcomes of the variance after chosen + each of ``cols`` (plus
+        ``extra``, the discrepancy term per column); median ess and linearised share."""
         logw = base[:, :, None] + L[:, :, cols]
         logw = logw - logw.max(axis=1, keepdims=True)
         w = np.exp(logw)
@@ -508,16 +597,10 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
         var = np.einsum("msc,s->mc", w, q * q) - mean ** 2
         ess = 1.0 / np.sum(w * w, axis=1)
         low = ess < MIN_ESS
-        lin = np.empty(len(cols))
         if low.any():
-            for j, c in enumerate(cols):
-                if low[:, j].any():
-                    idx = chosen + [int(c)]
-                    sub = cov_f[np.ix_(idx, idx)] + noise_var * np.eye(len(idx))
-                    kk = k_f[idx]
-                    lin[j] = max(var_q - kk @ np.linalg.solve(sub, kk), 0.0)
-        var = np.where(low, lin[None, :], np.maximum(var, 0.0))
-        return var.mean(axis=0), np.median(ess, axis=0), low.mean(axis=0)
+            var = np.where(low, lap.variance(chosen, cols), np.maximum(var, 0.0))
+        total = np.maximum(var + np.asarray(extra)[None, ...], 1e-300)
+        return np.exp(np.log(total).mean(axis=0)), np.median(ess, axis=0), low.mean(axis=0)
 
     def dist_after(chosen: list[int], cols: np.ndarray):
         us, ds = np.empty(len(cols)), np.empty(len(cols))
@@ -529,10 +612,19 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
     base0 = np.zeros((m_out, n_draws))
     base0[np.arange(m_out), gen] = -np.inf
     all_cols = np.arange(n_cand)
-    v_theta, ess, lin_share = expected(base0, [], all_cols)
     u1, d1 = dist_after([], all_cols) if quantity == "loss" else (np.zeros(n_cand), np.zeros(n_cand))
-    v1 = v_theta + np.array([disc_var(u) for u in u1])
+    v1, ess, lin_share = expected(base0, [], all_cols, np.array([disc_var(u) for u in u1]))
     reduction = 1.0 - v1 / v_now
+
+    if _fixed:  # the expected variance after all candidates together (see expected_sd)
+        base = base0.copy()
+        for c in range(n_cand - 1):
+            base = base + L[:, :, c]
+        us = (dist_after(list(range(n_cand - 1)), np.array([n_cand - 1]))[0]
+              if quantity == "loss" else np.zeros(1))
+        vt, _, _ = expected(base, list(range(n_cand - 1)), np.array([n_cand - 1]),
+                            tau2 * (us + us * us))
+        return math.sqrt(v_now), math.sqrt(float(vt[0]))
 
     # --- greedy proposals
     def greedy(per_flop: bool):
@@ -543,9 +635,8 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
             cols = np.array([c for c in all_cols if c not in chosen and spent + flops[c] <= budget])
             if not len(cols):
                 break
-            vt, _, _ = expected(base, chosen, cols)
             us = dist_after(chosen, cols)[0] if quantity == "loss" else np.zeros(len(cols))
-            v = vt + tau2 * (us + us * us)
+            v, _, _ = expected(base, chosen, cols, tau2 * (us + us * us))
             gain = v_cur - v
             score = gain / flops[cols] if per_flop else gain
             best = int(np.argmax(score))
@@ -601,3 +692,19 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
                   quantity=quantity, family=family, sd_now=math.sqrt(v_now),
                   width90_now=2 * z * math.sqrt(v_now), sd_after=math.sqrt(v_end), greedy=pick,
                   notes=notes, existing=fit.data, target_point=(n_t, d_t, flops_t), prob=prob)
+
+
+def expected_sd(fit, runs: pd.DataFrame, *, target, quantity: str = "loss",
+                family: str | None = None, seed: int = 0, **kwargs) -> tuple[float, float]:
+    """Posterior sd of the log quantity now, and its expected value after all ``runs`` together.
+
+    The same estimator as :func:`design` (simulated outcomes of the runs, jointly; importance
+    reweighting with the linearised fallback; discrepancy distance), for a set chosen by other
+    means (an IsoFLOP grid, a ladder), so that plans can be compared before any is trained.
+    """
+    runs = runs.reset_index(drop=True)
+    budget = float((6.0 * runs["params"] * runs["tokens"]).sum()) * (1 + 1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return design(fit, target=target, budget=budget, candidates=runs, quantity=quantity,
+                      family=family, seed=seed, _fixed=True, **kwargs)

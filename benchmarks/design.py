@@ -44,7 +44,7 @@ import pandas as pd
 
 import bayeslaws as bl
 from bayeslaws.batch import fit_many
-from bayeslaws.design import design
+from bayeslaws.design import design, expected_sd
 from bayeslaws.errors import ConvergenceWarning
 
 TRUTH = dict(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658)
@@ -157,10 +157,16 @@ def main(argv=None):
     ap.add_argument("--tune", type=int, default=500)
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--validate", action="store_true")
+    ap.add_argument("--min-ess", type=float, help="override bayeslaws.design.MIN_ESS (a huge "
+                    "value: the Laplace update everywhere; 0: importance reweighting only)")
     ap.add_argument("--out", default="benchmarks/results/design.json")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore", ConvergenceWarning)
     warnings.simplefilter("ignore", UserWarning)
+    if args.min_ess is not None:
+        import bayeslaws.design
+
+        bayeslaws.design.MIN_ESS = args.min_ess
     settings = dict(draws=args.draws, tune=args.tune, chains=args.chains)
     law = bl.laws.get("chinchilla")
     t0 = time.time()
@@ -174,8 +180,12 @@ def main(argv=None):
         plans[s] = {"design": des.proposal[["params", "tokens"]],
                     "isoflop": isoflop_grid(args.budget), "ladder20": ladder20(args.budget)}
         spent.append(des.spent)
-        expected.append({"sd_now": des.sd_now, "sd_expected": des.sd_after,
-                         "runs": len(des.proposal), "greedy": des.greedy})
+        row = {"sd_now": des.sd_now, "sd_expected": des.sd_after,
+               "runs": len(des.proposal), "greedy": des.greedy}
+        for how in ("isoflop", "ladder20"):  # the design's estimator applied to the other plans
+            row[f"sd_expected_{how}"] = expected_sd(fit, plans[s][how], target=args.target,
+                                                    seed=s)[1]
+        expected.append(row)
     print(f"designs: {time.time() - t0:.0f}s", flush=True)
     tables, keys = [], []
     for s in seeds:
@@ -218,6 +228,10 @@ def main(argv=None):
     print(f"design's expected sd of log loss after its runs {exp.sd_expected.median():.4f} "
           f"(median over seeds) vs realised {np.median(d_sd):.4f}; pilot {exp.sd_now.median():.4f}"
           f"; greedy used: {exp.greedy.value_counts().to_dict()}; runs {exp.runs.median():.0f}")
+    for how in ("isoflop", "ladder20"):
+        got = res[res.strategy == how]["loss_sd_log"].median()
+        print(f"  {how}: expected sd {exp[f'sd_expected_{how}'].median():.4f} vs realised "
+              f"{got:.4f}")
     out = {"args": vars(args), "summary": summary.reset_index().to_dict("records"),
            "width_ratio_loss_median": float(ratio_l.median()),
            "width_ratio_n_median": float(ratio_n.median()),
