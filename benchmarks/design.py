@@ -6,8 +6,9 @@ noise of sd ``--noise`` on log loss. Per seed:
 
 1. a pilot of 9 runs at 1e17, 1e18 and 1e19 FLOPs (3 sizes each: 1/3, 1 and 3 times the
    20-tokens-per-parameter size) is fitted;
-2. the same extra budget ``--budget`` is spent three ways: the design's proposal (target
-   ``--target`` FLOPs, quantity ``loss``, default candidate grid), an IsoFLOP grid (3 budgets a
+2. the same extra budget ``--budget`` is spent four ways: the design's proposal (target
+   ``--target`` FLOPs, default candidate grid) for quantity ``loss`` and, separately, for
+   ``n_opt``, an IsoFLOP grid (3 budgets a
    half decade apart, 5 sizes each at 1/4..4 times the 20-tokens-per-parameter size, the largest
    budget set so that the 15 runs cost the budget) and a 20-tokens-per-parameter ladder (5 runs,
    compute doubling, costing the budget);
@@ -147,6 +148,74 @@ def validate(fit, target, budget, settings, seed=0, n_outcomes=4):
     return pd.DataFrame(rows)
 
 
+def replay(settings, *, steps=6, budget=2e21, seed=0, n_random=3):
+    """Replay on Epoch's Chinchilla runs: choose among existing runs, step by step.
+
+    Start: the runs at <= 1e19 FLOPs. Held out: the runs at >= 2e21 FLOPs (the largest). Pool:
+    the runs in between up to 3e20 FLOPs. The design (target: the held-out runs' largest
+    compute, quantity loss, candidates the pool) picks the first run of its proposal within the
+    remaining ``budget``, the law is refitted, and so on for ``steps`` runs; random orders and
+    the IsoFLOP order (the pool by increasing compute, budget by budget, as a ladder of IsoFLOP
+    grids is trained) pick the same number of runs. After each step the refit forecasts the
+    held-out runs (no discrepancy: ``extrapolation=None`` throughout), scored by the median
+    absolute log error and the 90% coverage.
+    """
+    law = bl.laws.get("chinchilla")
+    runs = bl.datasets.load("chinchilla_epoch", fit_rows=True)[["params", "tokens", "loss"]]
+    c = 6 * runs["params"] * runs["tokens"]
+    start, held = runs[c <= 1e19], runs[c >= 2e21]
+    pool = runs[(c > 1e19) & (c <= 3e20)].reset_index(drop=True)
+    target = float((6 * held["params"] * held["tokens"]).max())
+
+    def scores(fit):
+        pred = fit.predict(held, discrepancy=False)
+        draws = pred.predictive.values.reshape(-1, len(held))
+        lo, med, hi = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
+        y = held["loss"].to_numpy()
+        return {"error": float(np.median(np.abs(np.log(med / y)))),
+                "coverage": float(np.mean((lo <= y) & (y <= hi))),
+                "width": float(np.median((hi - lo) / med))}
+
+    rows = []
+    chosen, table, spent = [], start.copy(), 0.0
+    fit = fit_many(law, [table], seed=seed, **settings)[0]
+    rows.append({"strategy": "design", "k": 0, "flops": 0.0, **scores(fit)})
+    for k in range(1, steps + 1):
+        left = pool.drop(index=chosen)
+        des = design(fit, target=target, budget=budget - spent, candidates=left, seed=seed)
+        if not len(des.proposal):
+            break
+        first = des.proposal.iloc[0]
+        idx = left.index[np.isclose(left["params"], first["params"])
+                         & np.isclose(left["tokens"], first["tokens"])][0]
+        chosen.append(idx)
+        spent += float(first["flops"])
+        table = pd.concat([start, pool.loc[chosen]], ignore_index=True)
+        fit = fit_many(law, [table], seed=seed + k, **settings)[0]
+        rows.append({"strategy": "design", "k": k, "flops": spent, **scores(fit)})
+        print(f"  replay design step {k}: N={first['params']:.3g} D={first['tokens']:.3g} "
+              f"({first['flops']:.3g} FLOPs)", flush=True)
+    k_max = len(chosen)
+    orders = {"isoflop": list(np.argsort((6 * pool["params"] * pool["tokens"]).to_numpy(),
+                                         kind="stable"))}
+    rng = np.random.default_rng([seed, 5])
+    for r in range(n_random):
+        orders[f"random{r}"] = list(rng.permutation(len(pool)))
+    tables, keys = [], []
+    for how, order in orders.items():
+        for k in range(1, k_max + 1):
+            tables.append(pd.concat([start, pool.loc[order[:k]]], ignore_index=True))
+            keys.append((how, k, float((6 * pool.loc[order[:k], "params"]
+                                        * pool.loc[order[:k], "tokens"]).sum())))
+    fits = fit_many(law, tables, seed=seed + 100, **settings)
+    for (how, k, flops), f in zip(keys, fits):
+        rows.append({"strategy": "random" if how.startswith("random") else how, "k": k,
+                     "flops": flops, **scores(f)})
+    res = pd.DataFrame(rows).groupby(["strategy", "k"]).mean().reset_index()
+    return res, {"start_runs": len(start), "held_out": len(held), "pool": len(pool),
+                 "target": target}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=20)
@@ -157,6 +226,7 @@ def main(argv=None):
     ap.add_argument("--tune", type=int, default=500)
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--validate", action="store_true")
+    ap.add_argument("--replay", action="store_true", help="only the replay on chinchilla_epoch")
     ap.add_argument("--min-ess", type=float, help="override bayeslaws.design.MIN_ESS (a huge "
                     "value: the Laplace update everywhere; 0: importance reweighting only)")
     ap.add_argument("--out", default="benchmarks/results/design.json")
@@ -168,6 +238,19 @@ def main(argv=None):
 
         bayeslaws.design.MIN_ESS = args.min_ess
     settings = dict(draws=args.draws, tune=args.tune, chains=args.chains)
+    if args.replay:
+        t0 = time.time()
+        res, info = replay(settings)
+        pd.set_option("display.width", 200)
+        print(info)
+        print(res.to_string(float_format=lambda v: f"{v:.4g}"))
+        print(f"total {time.time() - t0:.0f}s")
+        out = args.out.replace(".json", "_replay.json")
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out, "w") as fh:
+            json.dump({"args": vars(args), "info": info, "rows": res.to_dict("records")}, fh,
+                      indent=1, default=float)
+        return 0
     law = bl.laws.get("chinchilla")
     t0 = time.time()
     seeds = list(range(args.seeds))
@@ -177,7 +260,9 @@ def main(argv=None):
     plans, spent, expected = {}, [], []
     for s, fit in zip(seeds, pilot_fits):
         des = design(fit, target=args.target, budget=args.budget, seed=s)
+        des_n = design(fit, target=args.target, budget=args.budget, seed=s, quantity="n_opt")
         plans[s] = {"design": des.proposal[["params", "tokens"]],
+                    "design_n_opt": des_n.proposal[["params", "tokens"]],
                     "isoflop": isoflop_grid(args.budget), "ladder20": ladder20(args.budget)}
         spent.append(des.spent)
         row = {"sd_now": des.sd_now, "sd_expected": des.sd_after,
@@ -218,10 +303,11 @@ def main(argv=None):
     print(summary.to_string(float_format=lambda v: f"{v:.4g}"))
     iso = res[res.strategy == "isoflop"].set_index("seed")
     dsn = res[res.strategy == "design"].set_index("seed")
+    dsn_n = res[res.strategy == "design_n_opt"].set_index("seed")
     ratio_l = (dsn["loss_width"] / iso["loss_width"])
-    ratio_n = (dsn["n_opt_width"] / iso["n_opt_width"])
+    ratio_n = (dsn_n["n_opt_width"] / iso["n_opt_width"])
     print(f"design / isoflop 90% width, loss at target: median {ratio_l.median():.3f}, "
-          f"narrower in {(ratio_l < 1).mean():.0%} of seeds; N*: median {ratio_n.median():.3f}, "
+          f"narrower in {(ratio_l < 1).mean():.0%} of seeds; N* (design for n_opt): median {ratio_n.median():.3f}, "
           f"narrower in {(ratio_n < 1).mean():.0%}")
     exp = pd.DataFrame(expected)
     d_sd = dsn["loss_sd_log"].to_numpy()
