@@ -223,7 +223,11 @@ def _default_grid(train_n, train_d, n_target, d_target, budget, family, n_grid=G
     nn, dd = np.meshgrid(np.geomspace(n_lo, n_hi, n_grid), np.geomspace(d_lo, d_hi, n_grid))
     n, d = nn.ravel(), dd.ravel()
     ratio = d / n
-    keep = (ratio >= RATIO_RANGE[0]) & (ratio <= RATIO_RANGE[1])
+    # from the data's range up: no run below the smallest fitted compute (such runs only
+    # widen the fitted range downward, which the discrepancy model would count as a longer
+    # lever arm; whether tiny runs follow the law is what nobody knows)
+    c_min = float(np.min(6.0 * np.asarray(train_n) * np.asarray(train_d)))
+    keep = (ratio >= RATIO_RANGE[0]) & (ratio <= RATIO_RANGE[1]) & (6.0 * n * d >= c_min)
     return pd.DataFrame({"params": n[keep], "tokens": d[keep], "family": family})
 
 
@@ -376,8 +380,9 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
         Runs to choose from: ``params``, ``tokens``, optional ``family`` (default: the target's
         family) and the law's other inputs. Default: a log grid of :data:`GRID` x :data:`GRID`
         values of N from the smallest fitted model to :math:`N^*(C_T)` and of D from the
-        smallest fitted token count to :math:`D^*(C_T)`, at 0.5 to 2,000 tokens per parameter.
-        Candidates above the budget are dropped.
+        smallest fitted token count to :math:`D^*(C_T)`, at 0.5 to 2,000 tokens per parameter
+        and no less compute than the smallest fitted run. Candidates above the budget are
+        dropped.
     quantity : {"loss", "n_opt", "d_opt"}
     family : str, optional
         The family whose forecast matters: a fitted family, or a new name (its parameters are
