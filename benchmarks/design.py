@@ -156,7 +156,8 @@ def replay(settings, *, steps=6, budget=2e21, seed=0, n_random=3):
     compute, quantity loss, candidates the pool) picks the first run of its proposal within the
     remaining ``budget``, the law is refitted, and so on for ``steps`` runs; random orders and
     the IsoFLOP order (the pool by increasing compute, budget by budget, as a ladder of IsoFLOP
-    grids is trained) pick the same number of runs. After each step the refit forecasts the
+    grids is trained) and the largest-first order (the pool by decreasing compute: as many
+    FLOPs as possible) pick the same number of runs. After each step the refit forecasts the
     held-out runs (no discrepancy: ``extrapolation=None`` throughout), scored by the median
     absolute log error and the 90% coverage.
     """
@@ -196,8 +197,9 @@ def replay(settings, *, steps=6, budget=2e21, seed=0, n_random=3):
         print(f"  replay design step {k}: N={first['params']:.3g} D={first['tokens']:.3g} "
               f"({first['flops']:.3g} FLOPs)", flush=True)
     k_max = len(chosen)
-    orders = {"isoflop": list(np.argsort((6 * pool["params"] * pool["tokens"]).to_numpy(),
-                                         kind="stable"))}
+    pool_c = (6 * pool["params"] * pool["tokens"]).to_numpy()
+    orders = {"isoflop": list(np.argsort(pool_c, kind="stable")),
+              "largest": list(np.argsort(-pool_c, kind="stable"))}
     rng = np.random.default_rng([seed, 5])
     for r in range(n_random):
         orders[f"random{r}"] = list(rng.permutation(len(pool)))
