@@ -805,7 +805,8 @@ def plot_design(fit, path=None, *, target=None, budget=None, design=None, candid
     if len(prop):
         ax.scatter(prop["params"], prop["tokens"], s=150, facecolors="none",
                    edgecolors="crimson", linewidths=1.8, zorder=4,
-                   label=f"proposed ({len(prop)} runs, {flops_label(design.spent)} FLOPs)")
+                   label=f"proposed ({len(prop)} run{'s' if len(prop) != 1 else ''}, "
+                         f"{flops_label(design.spent)} FLOPs)")
         for _, row in prop.iterrows():
             ax.annotate(str(int(row["order"])), (row["params"], row["tokens"]),
                         xytext=(6, 5), textcoords="offset points", color="crimson",
