@@ -23,26 +23,33 @@ so a very informative run does not count its own draw as evidence),
 .. math::
 
     w_s^{(m)} \propto \prod_{c \in A} p\big(y_c^{(m)} \mid f_c(\theta_s), \sigma_s\big),
-    \qquad V_\theta(A) = \frac1M \sum_m \mathrm{Var}_{w^{(m)}}(Q),
+    \qquad V_\theta^{(m)}(A) = \mathrm{Var}_{w^{(m)}}(Q),
 
 for a set :math:`A` of runs (outcomes of one set are simulated jointly from one draw, with
 common random numbers across candidates, so the ranking is smooth and reproducible for a seed).
+The expectation over outcomes is a geometric mean (with the discrepancy term below added per
+outcome), :math:`V(A) = \exp\frac1M\sum_m \log V^{(m)}(A)`: the
+expected information gain about :math:`Q` under a normal approximation,
+:math:`\tfrac12 \mathrm{E}\log(V_0/V)`, which a few implausible draws cannot dominate.
 When the effective sample size :math:`1/\sum_s w_s^2` of an outcome falls below
-:data:`MIN_ESS` (a run so informative that few draws survive), that outcome uses the linearised
-(Gaussian) update instead,
-:math:`V_\theta(A) = \mathrm{Var}(Q) - k_A^\top (\Sigma_A + \bar\sigma^2 I)^{-1} k_A` with
-:math:`k_A = \mathrm{Cov}(f_A, Q)` and :math:`\Sigma_A = \mathrm{Cov}(f_A)` over the draws; the
-table reports the median ESS and the share of outcomes that fell back.
+:data:`MIN_ESS` (a run so informative that few draws survive), that outcome's variance comes
+from a local Laplace update at its generating draw instead (:class:`_Laplace`: the Fisher
+information of the fitted and the new runs at that draw plus the prior precision, and the
+gradient of :math:`Q`). Collapse happens where the posterior is concentrated, which is where a
+local linearisation is accurate. The table reports the median ESS and the share of outcomes
+that used the Laplace update (``linearised``). Validated against real refits in
+``benchmarks/design.py --validate`` (expected variances within 10% of the refits', slightly
+pessimistic; ``benchmarks/RESULTS.md``).
 
 The extrapolation discrepancy counts explicitly. A forecast beyond the fitted range carries the
 extra variance of :mod:`bayeslaws.extrapolation`, :math:`\tau^2 (u + u^2)` with
 :math:`u = d / W` (distance beyond the fitted range in widths of it). Adding runs moves the
-edge of the fitted range and widens it, so the target's :math:`u` shrinks; the expected
-variance after adding :math:`A` is
+edge of the fitted range and widens it, so the target's :math:`u` shrinks; the variance after
+adding :math:`A` and outcome :math:`m` is
 
 .. math::
 
-    V(A) = V_\theta(A) + \mathrm{E}[\tau^2]\,\big(u_A + u_A^2\big),
+    V^{(m)}(A) = V_\theta^{(m)}(A) + \mathrm{E}[\tau^2]\,\big(u_A + u_A^2\big),
 
 with :math:`u_A` recomputed with the runs of :math:`A` as part of the target family's fitted
 range (the discrepancy applies to ``loss``; for ``n_opt``/``d_opt`` only the parameter term is
@@ -663,7 +670,8 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
     table["reduction"] = reduction
     table["value_per_flop"] = reduction / table["flops"]
     table["sd_after"] = np.sqrt(v1)
-    table[f"width{int(round(prob * 100))}_after"] = 2 * z * np.sqrt(v1)
+    wname = f"width{round(prob * 100)}_after"
+    table[wname] = 2 * z * np.sqrt(v1)
     table["distance_after"] = d1
     table["ess"] = ess
     table["linearised"] = lin_share
@@ -673,7 +681,6 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
     table = table.iloc[order].reset_index(drop=True)
     table.insert(0, "rank", np.arange(1, n_cand + 1))
 
-    wname = f"width{int(round(prob * 100))}_after"
     prop = cand.iloc[[c for c, _, _ in path]].reset_index(drop=True).copy()
     prop["cumulative_flops"] = [s for _, s, _ in path]
     prop["sd_after"] = [math.sqrt(v) for _, _, v in path]

@@ -48,7 +48,7 @@ from bayeslaws.batch import fit_many
 from bayeslaws.design import design, expected_sd
 from bayeslaws.errors import ConvergenceWarning
 
-TRUTH = dict(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658)
+TRUTH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
 PILOT_BUDGETS = (1e17, 1e18, 1e19)
 PILOT_FACTORS = (1 / 3, 1.0, 3.0)
 
@@ -60,7 +60,7 @@ def true_loss(n, d):
 
 def true_optimum(flops):
     t = TRUTH
-    a, b = t["beta"] / (t["alpha"] + t["beta"]), t["alpha"] / (t["alpha"] + t["beta"])
+    a = t["beta"] / (t["alpha"] + t["beta"])
     g = (t["alpha"] * t["A"] / (t["beta"] * t["B"])) ** (1 / (t["alpha"] + t["beta"]))
     n = g * (flops / 6) ** a
     d = flops / (6 * n)
@@ -239,7 +239,7 @@ def main(argv=None):
         import bayeslaws.design
 
         bayeslaws.design.MIN_ESS = args.min_ess
-    settings = dict(draws=args.draws, tune=args.tune, chains=args.chains)
+    settings = {"draws": args.draws, "tune": args.tune, "chains": args.chains}
     if args.replay:
         t0 = time.time()
         res, info = replay(settings)

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from conftest import simulate_chinchilla
 
 import bayeslaws as bl
 from bayeslaws.cli import main
 from bayeslaws.design import DesignError, design
-from conftest import simulate_chinchilla
 
 pytestmark = pytest.mark.slow
 
