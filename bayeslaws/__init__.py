@@ -27,8 +27,8 @@ from .fit import Fit
 from .io import load
 
 # The modules that fill the slots of bayeslaws.hooks (law.fit, fit.predict, fit.optimal,
-# fit.discrepancy, fit.plot, fit.save): importing bayeslaws makes every Fit method work.
-from . import extrapolation, inference, optimal, plots, predict  # noqa: E402,F401  isort: skip
+# fit.discrepancy, fit.design, fit.plot, fit.save): importing bayeslaws makes every Fit method work.
+from . import design, extrapolation, inference, optimal, plots, predict  # noqa: E402,F401  isort: skip
 
 __all__ = ["BayeslawsError", "chain", "ClusterError", "compare", "ConvergenceWarning", "DataError", "ExtrapolationWarning", "Fit",
            "FitFileError", "SpecError", "__version__", "datasets", "laws", "load"]

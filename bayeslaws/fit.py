@@ -211,6 +211,17 @@ class Fit:
         """
         return hooks.require("optimal")(self, flops, family=family, seed=seed, inputs=inputs)
 
+    def design(self, *, target, budget, candidates=None, quantity: str = "loss",
+               family: str | None = None, seed: int = 0, **kwargs):
+        """Rank candidate runs by expected variance reduction of a forecast per FLOP, and
+        propose a set within ``budget`` (greedy sequential selection).
+
+        See :func:`bayeslaws.design.design`.
+        """
+        return hooks.require("design")(self, target=target, budget=budget,
+                                       candidates=candidates, quantity=quantity, family=family,
+                                       seed=seed, **kwargs)
+
     # ------------------------------------------------------------------ a law's own quantities
     def __getattr__(self, name: str):
         """A quantity the fitted law derives (:attr:`bayeslaws.laws.Law.fit_methods`), e.g.

@@ -24,6 +24,7 @@ SLOTS = {
     "discrepancy": "bayeslaws.extrapolation",
     "predict": "bayeslaws.predict",
     "optimal": "bayeslaws.optimal",
+    "design": "bayeslaws.design",
     "plots": "bayeslaws.plots",
     "save": "bayeslaws.io",
 }

@@ -16,8 +16,8 @@ import sys
 import warnings
 
 from ..progress import PROGRESS
-from .commands import (cmd_compare, cmd_datasets, cmd_demo, cmd_fit, cmd_laws, cmd_plot,
-                       cmd_predict, cmd_report)
+from .commands import (cmd_compare, cmd_datasets, cmd_demo, cmd_design, cmd_fit, cmd_laws,
+                       cmd_plot, cmd_predict, cmd_report)
 from .interrupt import INTERRUPT_MESSAGE, INTERRUPTED, _InterruptGuard
 from .optimal import cmd_optimal
 from .parser import UsageError, build_parser
@@ -26,7 +26,8 @@ BAD_INPUT = 2
 INTERNAL = 1
 
 COMMANDS = {"datasets": cmd_datasets, "laws": cmd_laws, "fit": cmd_fit, "predict": cmd_predict,
-            "optimal": cmd_optimal, "compare": cmd_compare, "plot": cmd_plot, "report": cmd_report,
+            "optimal": cmd_optimal, "design": cmd_design, "compare": cmd_compare,
+            "plot": cmd_plot, "report": cmd_report,
             "demo": cmd_demo}
 
 

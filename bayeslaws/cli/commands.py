@@ -182,12 +182,36 @@ def cmd_plot(args) -> None:
     elif args.kind == "isoflop":
         kwargs["budgets"] = [args.flops] if args.flops else None
         kwargs["family"] = args.family
+    elif args.kind == "design":
+        kwargs.update(target=args.target_flops, budget=args.budget, family=args.family)
     elif args.kind == "mixture" and args.flops is None:
         kwargs["family"] = args.family
     elif args.flops is not None or args.family is not None:
         raise BayeslawsError("--flops and --family apply to --kind forecast and isoflop")
+    if args.kind != "design" and (args.target_flops is not None or args.budget is not None):
+        raise BayeslawsError("--target-flops and --budget apply to --kind design")
     plot(fit, args.kind, args.out, **kwargs)
     print(f"wrote {args.out}", file=sys.stderr)
+
+
+def cmd_design(args) -> None:
+    from ..data import read_table
+    from ..io import load
+
+    if args.out:
+        _check_folder(args.out)
+    fit = load(args.fit)
+    candidates = read_table(args.candidates) if args.candidates else None
+    result = fit.design(target=args.target_flops, budget=args.budget, candidates=candidates,
+                        quantity=args.quantity, family=args.family, seed=args.seed)
+    after = result.width90_now * result.sd_after / result.sd_now
+    print(f"{args.quantity} at {args.target_flops:.3g} FLOPs: 90% width {result.width90_now:.4f}"
+          f" (log scale) now; proposed {len(result.proposal)} runs, {result.spent:.3g} of "
+          f"{result.budget:.3g} FLOPs, expected width {after:.4f}")
+    _print_table(result.proposal.set_index("order"))
+    if args.out:
+        _write_csv(result.table(), args.out, index=False)
+        print(f"wrote {args.out} ({len(result.candidates)} candidates)", file=sys.stderr)
 
 
 def cmd_report(args) -> None:

@@ -185,13 +185,29 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("fit")
     pl.add_argument("--out", required=True, help="output PNG")
     pl.add_argument("--kind", choices=["fit", "forecast", "isoflop", "frontier", "forest",
-                                       "mixture"],
+                                       "mixture", "design"],
                     default="fit", help="which figure (default: fit)")
     pl.add_argument("--flops", type=_float,
                     help="forecast: target compute; isoflop: one budget (default: from the data)")
     pl.add_argument("--family", help="isoflop: the family (default: the first)")
     pl.add_argument("--holdout", help="fit/forecast: CSV of held-out runs to mark")
     _add_data_options(pl, what="of --holdout; default: the fit's", family=False)
+    pl.add_argument("--target-flops", type=_float, help="design: target compute (FLOPs)")
+    pl.add_argument("--budget", type=_float, help="design: FLOPs for new runs")
+
+    dg = sub.add_parser("design", help="plan the next runs: candidates ranked by expected "
+                        "variance reduction of a forecast per FLOP, and a proposed set")
+    dg.add_argument("fit")
+    dg.add_argument("--target-flops", type=_float, required=True,
+                    help="target compute C (FLOPs) of the forecast")
+    dg.add_argument("--budget", type=_float, required=True, help="FLOPs for new runs (6ND each)")
+    dg.add_argument("--candidates", help="CSV of candidate runs: params, tokens, optional family "
+                    "(default: a grid from the data toward the target)")
+    dg.add_argument("--quantity", choices=["loss", "n_opt", "d_opt"], default="loss")
+    dg.add_argument("--family", help="whose forecast (a fitted family or a new name); required "
+                    "for fits of several families")
+    dg.add_argument("--out", help="write the ranked candidates as CSV")
+    dg.add_argument("--seed", type=_seed, default=0)
 
     r = sub.add_parser("report", help="one self-contained HTML page: law, data, posterior, "
                        "diagnostics, forecasts, figures")

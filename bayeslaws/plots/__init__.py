@@ -14,6 +14,7 @@ equal-tailed posterior intervals: 90% (light) and 50% (dark) around the median.
 :func:`plot_calibration`  nominal vs observed coverage of held-out points, a line per method
 :func:`plot_compare`      elpd of law forms (and extrapolation scores) with uncertainty
 :func:`plot_mixture`      a mixture law's loss along each source's share, with credible bands
+:func:`plot_design`       candidate runs on the (N, D) plane by value per FLOP, proposed set
 ========================  ===================================================================
 
 ``fit.plot`` gives the same figures as methods: ``fit.plot.forecast(1e24)``, or
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from .. import hooks
 from ..errors import BayeslawsError
+from .design import plot_design
 from .allocation import default_budgets, plot_frontier, plot_isoflop
 from .base import BAND_ALPHA, BAND_PROBS, HELD_OUT_COLOR, LABELS, flops_label, human
 from .evaluation import plot_calibration, plot_compare
@@ -33,13 +35,14 @@ from .forest import plot_forest
 from .mixture import plot_mixture
 
 #: Figure kinds of :func:`plot` and of ``bayeslaws plot --kind``.
-KINDS = ("fit", "forecast", "isoflop", "frontier", "forest", "mixture")
+KINDS = ("fit", "forecast", "isoflop", "frontier", "forest", "mixture", "design")
 
 
 def plot(fit, kind: str = "fit", path=None, **kwargs):
     """Draw figure ``kind`` (one of :data:`KINDS`) of ``fit``; see the functions above."""
     funcs = {"fit": plot_fit, "forecast": plot_forecast, "isoflop": plot_isoflop,
-             "frontier": plot_frontier, "forest": plot_forest, "mixture": plot_mixture}
+             "frontier": plot_frontier, "forest": plot_forest, "mixture": plot_mixture,
+             "design": plot_design}
     if kind not in funcs:
         raise BayeslawsError(f"unknown plot kind {kind!r}; choose one of {', '.join(KINDS)}")
     return funcs[kind](fit, path=path, **kwargs)
@@ -80,8 +83,12 @@ class FitPlots:
         """See :func:`plot_mixture`."""
         return plot_mixture(self._fit, path, **kwargs)
 
+    def design(self, path=None, **kwargs):
+        """See :func:`plot_design`."""
+        return plot_design(self._fit, path, **kwargs)
+
 
 __all__ = ["BAND_ALPHA", "BAND_PROBS", "FitPlots", "HELD_OUT_COLOR", "KINDS", "LABELS",
            "default_budgets", "flops_label", "human", "plot", "plot_calibration", "plot_compare",
            "plot_fit", "plot_forecast", "plot_forest", "plot_frontier", "plot_isoflop",
-           "plot_mixture"]
+           "plot_mixture", "plot_design"]
