@@ -178,3 +178,10 @@ def test_cli_optimal_mixture_and_plot(exp_fit, tmp_path, capsys):
     assert png.stat().st_size > 10_000
     assert main(["optimal", str(path), "--mixture", "--flops", "1e20"]) == 2
     assert "does not apply to a mixture fit" in capsys.readouterr().err
+
+
+def test_laws_listing_keeps_the_mixture_row_short(capsys):
+    assert main(["laws"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if line.startswith("mixture"))
+    assert "(17 inputs)" in row and "pile_cc" not in row.lower()

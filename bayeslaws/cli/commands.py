@@ -19,7 +19,13 @@ def cmd_laws(args) -> None:
 
     from .. import laws
 
-    rows = [{"name": n, "formula": laws.get(n).formula_text, "inputs": ", ".join(laws.get(n).inputs),
+    def inputs(law) -> str:  # a mixture's 17 sources would stretch the table: name a few
+        names = list(law.inputs)
+        if len(names) <= 5:
+            return ", ".join(names)
+        return f"{', '.join(names[:3])}, ... ({len(names)} inputs)"
+
+    rows = [{"name": n, "formula": laws.get(n).formula_text, "inputs": inputs(laws.get(n)),
              "target": laws.get(n).target} for n in laws.available()]
     _print_table(pd.DataFrame(rows).set_index("name"))
 
