@@ -102,11 +102,10 @@ def save(fit, path, *, log_likelihood: bool = False) -> None:
     when it is needed (:meth:`bayeslaws.fit.Fit.log_likelihood`).
     """
     path = os.fspath(path)
-    tree = fit.idata.copy()
     if log_likelihood:
-        fit.log_likelihood()
-        tree = fit.idata.copy()
-    elif "log_likelihood" in tree.children:
+        fit.log_likelihood()  # computed now if the fit has not needed it before
+    tree = fit.idata.copy()
+    if not log_likelihood and "log_likelihood" in tree.children:
         del tree["log_likelihood"]
     tree["fit_data"] = _frame_to_dataset(fit.data)
     tree.attrs = {

@@ -212,7 +212,8 @@ def cmd_design(args) -> None:
                         quantity=args.quantity, family=args.family, seed=args.seed)
     after = result.width90_now * result.sd_after / result.sd_now
     print(f"{args.quantity} at {args.target_flops:.3g} FLOPs: 90% width {result.width90_now:.4f}"
-          f" (log scale) now; proposed {len(result.proposal)} runs, {result.spent:.3g} of "
+          f" (log scale) now; proposed {len(result.proposal)} "
+          f"run{'s' if len(result.proposal) != 1 else ''}, {result.spent:.3g} of "
           f"{result.budget:.3g} FLOPs, expected width {after:.4f}")
     _print_table(result.proposal.set_index("order"))
     if args.out:

@@ -46,9 +46,9 @@ def flops_label(x: float, _pos=None) -> str:
     """Format a FLOP count as 1e21."""
     if x <= 0:
         return ""
-    exp = np.floor(np.log10(x))
-    mant = x / 10**exp
-    return f"1e{exp:.0f}" if np.isclose(mant, 1) else f"{mant:.0f}e{exp:.0f}"
+    # round the mantissa first, so 9.7e22 reads 1e23 (not 10e22)
+    mant, exp = f"{x:.0e}".split("e")
+    return f"{mant}e{int(exp)}"
 
 
 def _plt():
