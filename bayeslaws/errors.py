@@ -52,8 +52,10 @@ class ExtrapolationWarning(UserWarning):
 
 
 def format_rows(rows, limit: int = 8) -> str:
-    """Render row positions for an error message, e.g. ``rows 3, 7, 9 (and 12 more)``."""
-    rows = list(rows)
+    """Render 0-based row positions for a message as the user counts rows in a file: from 1, the
+    first row under the header, e.g. ``rows 4, 8, 10 (and 12 more; counted from 1 under the
+    header)``."""
+    rows = [int(r) + 1 for r in rows]
     shown = ", ".join(str(r) for r in rows[:limit])
-    more = f" (and {len(rows) - limit} more)" if len(rows) > limit else ""
-    return f"row{'s' if len(rows) != 1 else ''} {shown}{more}"
+    more = f"and {len(rows) - limit} more; " if len(rows) > limit else ""
+    return f"row{'s' if len(rows) != 1 else ''} {shown} ({more}counted from 1 under the header)"

@@ -427,6 +427,23 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
     return groups, len(masks)
 
 
+#: The discrepancy path's grid (:func:`_path_grid`): steps of 1/32 up to 2 (widths of the
+#: fitted range), then 3% apart; drawn in blocks of 64 steps, each from its own keyed stream.
+PATH_STEP, PATH_LINEAR_END, PATH_RATIO, PATH_BLOCK = 1.0 / 32, 2.0, 1.03, 64
+
+
+def _path_grid(upto: float) -> np.ndarray:
+    """The fixed distances at which a family's discrepancy path is drawn, from 0 to past
+    ``upto``: the same points for every request, so a row's draws never depend on the others."""
+    n_lin = int(round(PATH_LINEAR_END / PATH_STEP))
+    if upto <= PATH_LINEAR_END:
+        n = max(1, math.ceil(upto / PATH_STEP - 1e-9))
+        return np.arange(n + 1) * PATH_STEP
+    n_geo = max(1, math.ceil(math.log(upto / PATH_LINEAR_END) / math.log(PATH_RATIO) - 1e-9))
+    return np.concatenate([np.arange(n_lin + 1) * PATH_STEP,
+                           PATH_LINEAR_END * PATH_RATIO ** np.arange(1, n_geo + 1)])
+
+
 class Discrepancy:
     """The fitted extrapolation discrepancy of a :class:`~bayeslaws.fit.Fit`.
 
@@ -490,8 +507,8 @@ class Discrepancy:
         return cls(ds["tau"], ds.attrs.get("folds", 0), ds.attrs.get("groups", 0),
                    relative=ds.attrs.get("distance", "decades") == "relative")
 
-    def draws(self, d: np.ndarray, family: np.ndarray, rng: np.random.Generator,
-              width: np.ndarray | None = None) -> np.ndarray:
+    def draws(self, d: np.ndarray, family: np.ndarray, seed, width: np.ndarray | None = None,
+              keys: np.ndarray | None = None) -> np.ndarray:
         """Discrepancy draws on the link scale, shape ``(chain, draw, row)``.
 
         ``d`` is each row's distance in decades beyond its family's fitted range
@@ -499,7 +516,20 @@ class Discrepancy:
         required when :attr:`relative`). Rows of one family share one path of the process
         (:func:`kernel`), so forecasts at 10x and 100x are correlated; rows inside the fitted
         range get zero.
+
+        A row's draws depend on ``seed`` (an int, or a generator that gives one), its family,
+        its distance and its ``keys`` entry (default: derived from the distance), never on the
+        other rows asked for: the path is drawn on a fixed grid of distances
+        (:func:`_path_grid`) from streams keyed by the seed and the family, and a row between two
+        grid points is placed on the Brownian bridge between them with its own keyed normal.
+        The marginal of every row and the covariance of rows in different grid cells are exactly
+        :func:`kernel`'s; two rows within one grid cell (1/32 of a width apart, or 3% of the
+        distance far out) are slightly less correlated than the kernel says.
         """
+        from .streams import keyed_rng, row_keys, stable_key
+
+        if isinstance(seed, np.random.Generator):
+            seed = int(seed.integers(2**62))
         tau = self.tau.values
         d = np.asarray(d, dtype=float)
         if self.relative:
@@ -508,15 +538,32 @@ class Discrepancy:
                                  "range: pass width= (extrapolation.fitted_width)")
             d = d / np.asarray(width, dtype=float)  # fitted_width: already >= WIDTH_MIN
         family = np.asarray(family).astype(str)
+        if keys is None:
+            keys = row_keys([d], family)
         out = np.zeros(tau.shape + (len(d),))
         for fam in np.unique(family):
             rows = np.flatnonzero((family == fam) & (d > 0))
             if not len(rows):
                 continue
-            k = kernel(d[rows], d[rows])
-            chol = np.linalg.cholesky(k + 1e-12 * np.eye(len(rows)) * max(1.0, k.max()))
-            z = rng.standard_normal(tau.shape + (len(rows),))
-            out[..., rows] = tau[..., None] * (z @ chol.T)
+            fam_key = stable_key("family", fam)
+            grid = _path_grid(d[rows].max())
+            step = np.diff(grid)
+            blocks = -(-len(step) // PATH_BLOCK)
+            z = np.concatenate([keyed_rng(seed, fam_key, 1, b).standard_normal(
+                tau.shape + (PATH_BLOCK,)) for b in range(blocks)], axis=-1)[..., :len(step)]
+            path = np.concatenate([np.zeros(tau.shape + (1,)),
+                                   np.cumsum(z * np.sqrt(step), axis=-1)], axis=-1)
+            slope = keyed_rng(seed, fam_key, 0).standard_normal(tau.shape)
+            for r in rows:
+                k = min(int(np.searchsorted(grid, d[r], side="left")) - 1, len(step) - 1)
+                lo, hi = grid[k], grid[k + 1]
+                frac = (d[r] - lo) / (hi - lo)
+                bridge = math.sqrt(max((d[r] - lo) * (hi - d[r]) / (hi - lo), 0.0))
+                w = path[..., k] + frac * (path[..., k + 1] - path[..., k])
+                if bridge > 0:
+                    w = w + bridge * keyed_rng(seed, fam_key, 2, int(keys[r])).standard_normal(
+                        tau.shape)
+                out[..., r] = tau * (w + slope * d[r])
         return out
 
     def summary(self, prob: float = 0.9) -> dict:

@@ -118,7 +118,7 @@ class Fit:
     def sampled_draws(self, family: str | None = None, *, seed: int = 0) -> dict[str, xr.DataArray]:
         """Sampling-scale draws for a fitted family, or a new family's draws when not fitted."""
         if family is not None and family not in self.families:
-            return hierarchy.population_draws(self.law, self.posterior, np.random.default_rng(seed))
+            return hierarchy.new_family_draws(self.law, self.posterior, seed)
         draws = hierarchy.family_draws(self.law, self.posterior, self.families)
         if family is None:
             return draws
@@ -139,7 +139,7 @@ class Fit:
             population = len(self.families) > 1
         if population and hierarchy.has_population(self.law):
             pop = hierarchy.natural_params(
-                self.law, hierarchy.population_draws(self.law, post, np.random.default_rng(seed)))
+                self.law, hierarchy.new_family_draws(self.law, post, seed))
             pop_ds = xr.Dataset({n: pop[n].expand_dims(family=["population"], axis=-1)
                                  for n in self.law.param_names})
             ds = xr.concat([ds, pop_ds], dim="family")
@@ -195,14 +195,15 @@ class Fit:
         return hooks.require("discrepancy")(self)
 
     # ------------------------------------------------------------------ uses
-    def predict(self, new_data, *, seed: int = 0, discrepancy: bool = True, input_draws=None):
+    def predict(self, new_data, *, seed: int = 0, discrepancy: bool = True, input_draws=None,
+                new_families=None):
         """Posterior draws of the law and of new observations at each row of ``new_data``.
 
         See :func:`bayeslaws.predict.predict`; to feed another fit's forecasts in as an input
         (loss into a downstream-error law), use :func:`bayeslaws.chain`.
         """
         return hooks.require("predict")(self, new_data, seed=seed, discrepancy=discrepancy,
-                       input_draws=input_draws)
+                                        input_draws=input_draws, new_families=new_families)
 
     def optimal(self, flops, *, family: str | None = None, seed: int = 0, inputs=None):
         """Compute-optimal N*, D*, D*/N* and loss at a budget, as posterior draws.

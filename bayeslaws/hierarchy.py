@@ -139,6 +139,16 @@ def population_draws(law, posterior: xr.Dataset, rng: np.random.Generator) -> di
     return out
 
 
+def new_family_draws(law, posterior: xr.Dataset, seed: int,
+                     name: str = "population") -> dict[str, xr.DataArray]:
+    """:func:`population_draws` for a new family called ``name``, from a stream keyed by
+    ``seed`` and the name: the same draws in a forecast, an optimum or a plot, whatever else is
+    asked at the same time."""
+    from .streams import keyed_rng, stable_key
+
+    return population_draws(law, posterior, keyed_rng(seed, stable_key("population", name)))
+
+
 def natural_params(law, sampled: dict[str, xr.DataArray]) -> dict[str, xr.DataArray]:
     """Paper-scale parameters (``E``, ``alpha``, ... and derived ``A``, ``B``) from sampled draws."""
     p = law.natural(sampled, np)

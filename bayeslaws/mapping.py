@@ -325,7 +325,7 @@ def _check_units(law, frame, src: Source, used, renamed, *, source_form: bool) -
         if values.min() < 100 and values.max() > 1e6:
             rows = np.flatnonzero(pd.to_numeric(frame[col], errors="coerce").to_numpy() < 100)
             raise DataError(
-                f"column {col!r} mixes values below 100 ({format_rows(rows)}) with values up to "
+                f"column {col!r} mixes values below 100 in {format_rows(rows)} with values up to "
                 f"{values.max():.3g}: those rows look like millions or billions; give raw {what} "
                 f"counts throughout (fix those rows), or --scale {col}=1 (Python: "
                 f"scale={{{col!r}: 1}}) if they really are raw counts", column=col, rows=rows)

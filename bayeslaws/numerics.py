@@ -22,3 +22,4 @@ def golden_section(f, lo: np.ndarray, hi: np.ndarray, iters: int = 80) -> np.nda
         c, d = c_new, d_new
         fc, fd = f(c), f(d)
     return (a + b) / 2
+

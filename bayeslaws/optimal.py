@@ -128,7 +128,7 @@ def optimal(fit, flops, *, family: str | None = None, seed: int = 0,
     draws = hierarchy.family_draws(law, post, fit.families)
     labels = list(fit.families)
     if hierarchy.has_population(law):
-        pop = hierarchy.population_draws(law, post, np.random.default_rng(seed))
+        pop = hierarchy.new_family_draws(law, post, seed)
         draws = {k: xr.concat([v, pop[k].expand_dims(family=["population"], axis=-1)], "family")
                  for k, v in draws.items()}
         labels.append("population")

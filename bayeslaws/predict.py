@@ -74,20 +74,98 @@ class Prediction:
 
     def summary(self, prob: float = DEFAULT_PROB) -> pd.DataFrame:
         """:meth:`interval` plus ``extrapolation``: how many times beyond the fitted range each
-        row lies (1 inside it), on the axis where it is farthest out."""
+        row lies (1 inside it), on the axis where it is farthest out, and ``family_source``: how
+        the row's family was found (``fitted``; ``the fit's only family``; or population draws
+        for a ``new family``, ``no family column``, ``family missing``)."""
         out = self.interval(prob)
         out["extrapolation"] = 10.0 ** self.distance
+        if "family_source" in self.draws.coords:
+            out["family_source"] = self.draws["family_source"].values
         return out
 
     def __repr__(self) -> str:
         return f"<Prediction of {self.target} at {self.draws.sizes['row']} rows>"
 
 
-def _row_families(fit, table, new_data: pd.DataFrame) -> np.ndarray:
-    if table.has_family:
-        return table.family
-    label = fit.families[0] if len(fit.families) == 1 else POPULATION
-    return np.array([label] * len(new_data), dtype=object)
+#: How a row's family was found (``family_source`` of :meth:`Prediction.summary`).
+FITTED, ONLY_FAMILY = "fitted", "the fit's only family"
+NEW_FAMILY, NO_COLUMN, MISSING = "new family", "no family column", "family missing"
+
+
+def _close_family(name: str, families: list[str]) -> str | None:
+    """The fitted family that ``name`` is probably a misspelling of, or None."""
+    import difflib
+
+    def norm(s: str) -> str:
+        return "".join(ch for ch in s.lower() if ch.isalnum())
+
+    for fam in families:  # case, spaces, dashes or underscores differ
+        if norm(fam) == norm(name):
+            return fam
+    close = difflib.get_close_matches(name, families, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def _row_families(fit, frame: pd.DataFrame, column: str, new_families) -> tuple:
+    """Each row's family label and how it was found (:data:`FITTED` ... :data:`MISSING`).
+
+    Raises
+    ------
+    DataError
+        A family name that was not fitted but is close to a fitted one (a typo, most likely),
+        unless it is declared in ``new_families``.
+    """
+    from .errors import DataError, format_rows
+
+    n = len(frame)
+    if column not in frame:
+        if len(fit.families) == 1:
+            return np.array([fit.families[0]] * n, dtype=object), np.array([ONLY_FAMILY] * n,
+                                                                            dtype=object)
+        return (np.array([POPULATION] * n, dtype=object), np.array([NO_COLUMN] * n, dtype=object))
+    values = frame[column]
+    missing = values.isna().to_numpy()
+    names = values.astype(str).to_numpy(dtype=object)
+    names[missing] = POPULATION
+    source = np.where(missing, MISSING, FITTED).astype(object)
+    declared = {str(f) for f in (new_families or ())}
+    for name in dict.fromkeys(names[~missing].tolist()):
+        if name in fit.families:
+            continue
+        close = None if name in declared else _close_family(name, fit.families)
+        rows = np.flatnonzero(names == name)
+        if close is not None:
+            raise DataError(
+                f"family {name!r} ({format_rows(rows)}) was not fitted; did you mean {close!r}? "
+                f"Fix the name, or, if it is a new family, declare it: "
+                f"new_families=[{name!r}] (command line: --new-family {name})",
+                column=column, rows=rows)
+        source[rows] = NEW_FAMILY
+    return names, source
+
+
+def _population_note(source: np.ndarray, names: np.ndarray, column: str, fit) -> str | None:
+    """One warning naming the rows that get population draws (a new family's), and why."""
+    from .errors import format_rows
+
+    parts = []
+    rows = np.flatnonzero(source == NO_COLUMN)
+    if rows.size:
+        parts.append(f"there is no {column!r} column, so all {rows.size} rows get forecasts for a "
+                     f"new family drawn from the population (wider); add the column "
+                     f"({', '.join(fit.families[:4])}{', ...' if len(fit.families) > 4 else ''}) "
+                     "to forecast a fitted family")
+    rows = np.flatnonzero(source == MISSING)
+    if rows.size:
+        parts.append(f"{format_rows(rows)} {'have' if rows.size > 1 else 'has'} no {column!r} "
+                     "value: population (new-family) forecasts")
+    new = np.flatnonzero(source == NEW_FAMILY)
+    if new.size:
+        fams = list(dict.fromkeys(names[new].tolist()))
+        parts.append(f"famil{'ies' if len(fams) > 1 else 'y'} "
+                     f"{', '.join(map(repr, fams[:5]))} {'were' if len(fams) > 1 else 'was'} not "
+                     f"fitted: {format_rows(new)} get population draws (a new family, wider)")
+    return "; ".join(parts) or None
 
 
 def _log_input_draws(law, name: str, values, shape: tuple[int, int, int]) -> np.ndarray:
@@ -109,7 +187,8 @@ def _log_input_draws(law, name: str, values, shape: tuple[int, int, int]) -> np.
 
 @hooks.provide("predict")
 def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = True,
-            input_draws: dict[str, np.ndarray] | None = None) -> Prediction:
+            input_draws: dict[str, np.ndarray] | None = None,
+            new_families=None) -> Prediction:
     """Predict ``fit``'s target at the rows of ``new_data``.
 
     Rows beyond the fitted range of their family get the extrapolation discrepancy of
@@ -135,33 +214,46 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
         ``{input: array (chain, draw, row)}``: per-draw values of an input (raw units) that replace
         the column's single value, e.g. loss draws of a fitted loss law feeding a downstream law
         (see :func:`bayeslaws.chain`). The shape must match this fit's chains and draws.
+    new_families : list of str, optional
+        Family names that are meant to be new (forecast with population draws) although they are
+        close to a fitted name; without this a near-miss such as ``'c4_orignal'`` is an error
+        naming the fitted ``'c4_original'``.
+
+    A row's draws depend on ``seed``, the fit and the row alone (its inputs and family), not on
+    the other rows asked for; rows of one family share one discrepancy path, so forecasts at 10x
+    and 100x stay correlated within a request. Rows without a fitted family (a new name, an empty
+    family cell, or no family column in a multi-family fit) get population draws, are named in
+    one warning, and are marked in ``family_source`` (:meth:`Prediction.summary`).
 
     Returns
     -------
     Prediction
     """
     from .mapping import for_fit
+    from .streams import keyed_rng, row_keys, stable_key
 
     law = fit.law
+    column = fit.config["family_column"]
     # columns under the names the fit was given (``columns=``) are renamed and converted
-    table = data_mod.prepare(law, for_fit(fit, new_data, source_form=False),
-                             family_column=fit.config["family_column"], require_target=False)
+    canonical = for_fit(fit, new_data, source_form=False)
+    row_fam, family_source = _row_families(fit, canonical.reset_index(drop=True), column,
+                                           new_families)
+    if column in canonical:  # missing families were named above: prepare() would refuse them
+        canonical = canonical.reset_index(drop=True).assign(**{column: row_fam})
+    table = data_mod.prepare(law, canonical, family_column=column, require_target=False)
     frame = new_data.reset_index(drop=True)
-    row_fam = _row_families(fit, table, frame)
-    rng = np.random.default_rng(seed)
     post = fit.posterior
     known = hierarchy.family_draws(law, post, fit.families)
     labels = list(fit.families)
     notes = []
+    note = _population_note(family_source, row_fam, column, fit)
+    if note:
+        notes.append(note)
+        warnings.warn(note, UserWarning, stacklevel=3)
     unseen = [f for f in dict.fromkeys(row_fam.tolist()) if f not in fit.families]
-    extra = []
-    for fam in unseen:
-        extra.append(hierarchy.population_draws(law, post, rng))
-        labels.append(fam)
-        if fam != POPULATION:
-            notes.append(f"family {fam!r} was not fitted: its rows use population draws")
-    if notes:
-        warnings.warn("; ".join(notes), UserWarning, stacklevel=3)
+    # a new family's parameters: keyed by the seed and its name, whatever else is asked
+    extra = [hierarchy.new_family_draws(law, post, seed, f) for f in unseen]
+    labels += unseen
     if extra:
         known = {k: xr.concat([v] + [e[k].expand_dims(family=[lab], axis=-1)
                                      for e, lab in zip(extra, unseen)], dim="family")
@@ -172,13 +264,22 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
         x[name] = _log_input_draws(law, name, values, (post.sizes["chain"], post.sizes["draw"],
                                                        len(frame)))
     pure = link_draws(law, known, x, idx)
-    sigma = post["sigma"].values[..., None]
-    if law.noise["likelihood"] == "student_t":
-        eps = rng.standard_t(np.broadcast_to(post["nu"].values[..., None], pure.shape))
-    elif law.noise["likelihood"] == "laplace":
-        eps = rng.laplace(size=pure.shape)
-    else:
-        eps = rng.standard_normal(pure.shape)
+    # Each row's noise comes from its own stream, keyed by the seed and the row (its inputs and
+    # family), so a row's forecast does not depend on the other rows asked for.
+    keys = row_keys([np.broadcast_to(v, pure.shape).reshape(-1, pure.shape[-1])[0]
+                     if np.ndim(v) == 3 else v for v in x.values()], row_fam)
+    sigma = post["sigma"].values
+    eps = np.empty(pure.shape)
+    nu = post["nu"].values if law.noise["likelihood"] == "student_t" else None
+    for r, key in enumerate(keys):
+        rng = keyed_rng(seed, stable_key("noise"), int(key))
+        if nu is not None:
+            eps[..., r] = rng.standard_t(nu)
+        elif law.noise["likelihood"] == "laplace":
+            eps[..., r] = rng.laplace(size=sigma.shape)
+        else:
+            eps[..., r] = rng.standard_normal(sigma.shape)
+    sigma = sigma[..., None]
     # Distance of each row: inputs given as draws are placed at their median.
     d, width = _distance(fit, {k: np.median(v, axis=(0, 1)) if np.ndim(v) == 3 else v
                                for k, v in x.items()}, row_fam)
@@ -186,14 +287,18 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
     if discrepancy and (d > 0).any():
         found = fit.discrepancy
         if found is not None:
-            link = pure + found.draws(d, row_fam, np.random.default_rng([seed, 11]), width=width)
+            link = pure + found.draws(d, row_fam, stable_key("discrepancy", seed), width=width,
+                                      keys=keys)
     far = d >= WARN_DECADES
     if far.any():
-        warnings.warn(f"{far.sum()} row(s) lie up to {10 ** d.max():.3g}x beyond the fitted range "
-                      f"(rows {', '.join(map(str, np.flatnonzero(far)[:8]))}); their intervals "
-                      "include the extrapolation discrepancy"
-                      + ("" if discrepancy and fit.config.get("extrapolation", "backtest")
-                         else ", which is switched off, so they are too narrow"),
+        from .errors import format_rows
+
+        off = not (discrepancy and fit.config.get("extrapolation", "backtest"))
+        warnings.warn(f"{format_rows(np.flatnonzero(far))} lie up to {10 ** d.max():.3g}x beyond "
+                      "the fitted range (in compute or a scale input of the law); "
+                      + ("the extrapolation discrepancy is switched off, so their intervals are "
+                         "too narrow" if off else
+                         "their intervals include the extrapolation discrepancy"),
                       ExtrapolationWarning, stacklevel=3)
     noisy = link + sigma * eps
     if law.positive_target:
@@ -202,7 +307,7 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
     dims = ("chain", "draw", "row")
     coords = {"chain": post["chain"].values, "draw": post["draw"].values,
               "row": np.arange(len(frame)), "family": ("row", row_fam.astype(str)),
-              "extrapolation": ("row", d)}
+              "extrapolation": ("row", d), "family_source": ("row", family_source.astype(str))}
     ds = xr.Dataset({law.target: (dims, link), f"{law.target}_predictive": (dims, noisy),
                      f"{law.target}_law": (dims, pure)}, coords=coords)
     return Prediction(ds, frame, law.target, notes + table.notes)

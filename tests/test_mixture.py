@@ -24,12 +24,12 @@ def test_simplex_rows_are_checked_with_rows_named():
     bl.data.prepare(law, good)  # passes
     neg = good.copy()
     neg.loc[3, "code"] = -0.1
-    with pytest.raises(DataError, match=r"'code' is negative in row 3.*0 for an unused") as exc:
+    with pytest.raises(DataError, match=r"'code' is negative in row 4 .*0 for an unused") as exc:
         bl.data.prepare(law, neg)
     assert list(exc.value.rows) == [3]
     off = good.copy()
     off.loc[[1, 4], "web"] += 0.2
-    with pytest.raises(DataError, match=r"sum to 1 .*rows 1, 4.*divide each row by its sum"):
+    with pytest.raises(DataError, match=r"sum to 1 .*rows 2, 5 .*divide each row by its sum"):
         bl.data.prepare(law, off)
     with pytest.raises(DataError, match="column 'wiki' is missing"):
         bl.data.prepare(law, good.drop(columns="wiki"))

@@ -178,7 +178,7 @@ def test_one_bad_cell_is_reported_with_its_column_and_row(frame, data):
         quiet_prepare(frame)
     assert err.value.column == column
     assert err.value.rows == [row]
-    assert repr(column) in str(err.value) and f"row {row}" in str(err.value)
+    assert repr(column) in str(err.value) and f"row {row + 1} " in str(err.value)
 
 
 @SETTINGS

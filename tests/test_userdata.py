@@ -246,7 +246,7 @@ UNITS = ["--columns", MAP, "--family", "arch", "--loss-unit", "bits"]
      "is it a perplexity? Give --loss-unit perplexity"),
     ("bits-name", ["--columns", "params=model_size,tokens=n_tokens,loss=eval/bits_per_token",
                    "--family", "arch", "--scale", "tokens=1e9"], "--loss-unit bits"),
-    ("mixed", UNITS, "mixes values below 100 (rows 0, 1, 2)"),
+    ("mixed", UNITS, "mixes values below 100 in rows 1, 2, 3 ("),
     ("missing", UNITS + ["--scale", "tokens=1e9"], "--drop-missing"),
     ("plain", ["--columns", "params=modelsize", "--family", "arch"],
      "--columns params=modelsize: the data has no column 'modelsize'. Did you mean 'model_size'?"),
