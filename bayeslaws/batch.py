@@ -622,7 +622,7 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
         constrained, stats = run(keys, z0, data, imm)
     finally:
         PROGRESS.stop()
-    if progress and n_tab > 1:
+    if progress and n_tab > 1 and PROGRESS.title is None:
         print(f"bayeslaws.batch: {n_tab} tables x {chains} chains, {rows} rows, {shards} shard(s): "
               f"{time.perf_counter() - start:.1f} s", flush=True)
     return [_to_datatree(program, constrained, stats, t, k, chains, draws, tables[k].families)

@@ -78,6 +78,7 @@ import xarray as xr
 from . import data as data_mod
 from . import batch, hierarchy, hooks, inference
 from .errors import BayeslawsError, ConvergenceWarning
+from .progress import PROGRESS
 from .scores import score_table
 from .sampling import single_sampler
 
@@ -353,7 +354,8 @@ def _scale_gap(size: np.ndarray, family: np.ndarray, mask: np.ndarray, fam: str)
 
 def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family", seed: int = 0,
                        sampler: str = "numpyro", chains: int = 4, fractions=FRACTIONS,
-                       dense_mass: bool = False, batched: bool = True, float32: bool = False):
+                       dense_mass: bool = False, batched: bool = True, float32: bool = False,
+                       progress: bool = False):
     """Refit ``law`` on the lower part of ``frame`` at each fold and score the upper part.
 
     With numpyro (``batched=True``, the default) the folds' refits run as one compiled program
@@ -391,9 +393,11 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
         warnings.simplefilter("ignore", UserWarning)
         trains = [frame[mask] for mask, _ in folds]
         if batched and single_sampler(sampler) == "numpyro":  # one compiled program
-            subs = batch.fit_many(law, trains, seed=seed + 1000, chains=chains,
-                            family_column=family_column, dense_mass=dense_mass,
-                            float32=float32, **FOLD_SAMPLING)
+            with PROGRESS.titled(f"calibration backtests, {len(trains)} refits on the smaller "
+                                 "runs"):
+                subs = batch.fit_many(law, trains, seed=seed + 1000, chains=chains,
+                                      family_column=family_column, dense_mass=dense_mass,
+                                      float32=float32, progress=progress, **FOLD_SAMPLING)
         else:
             subs = [inference.fit_law(law, train, seed=seed + 1000 * (k + 1), chains=chains,
                             sampler=single_sampler(sampler), family_column=family_column,
@@ -470,13 +474,15 @@ class Discrepancy:
         self.relative = bool(relative)
 
     @classmethod
-    def learn(cls, fit, *, prior=None, fractions=FRACTIONS) -> "Discrepancy":
+    def learn(cls, fit, *, prior=None, fractions=FRACTIONS,
+              progress: bool = False) -> "Discrepancy":
         """Run the backtests of ``fit``'s law and data and return the tau posterior."""
         cfg = fit.config
         groups, folds = backtest_residuals(
             fit.law, fit.data, family_column=cfg["family_column"], seed=cfg["seed"],
             sampler=cfg["sampler"], chains=cfg["chains"], fractions=fractions,
-            dense_mass=cfg.get("dense_mass", False), float32=cfg.get("float32", False))
+            dense_mass=cfg.get("dense_mass", False), float32=cfg.get("float32", False),
+            progress=progress)
         return cls.from_groups(fit, groups, folds, prior=prior)
 
     @classmethod
@@ -584,14 +590,24 @@ class Discrepancy:
 # --------------------------------------------------------------------------------- scoring
 #: Share of the largest runs (by compute) held out by :func:`leave_largest_out`.
 @hooks.provide("discrepancy")
-def fit_discrepancy(fit) -> "Discrepancy | None":
+def fit_discrepancy(fit, *, progress: bool = False) -> "Discrepancy | None":
     """``fit.discrepancy``: the fit's stored discrepancy, else learned now and stored in it
-    (None for a fit made with ``extrapolation=None``)."""
+    (None for a fit made with ``extrapolation=None``).
+
+    A fit loaded from a file that holds none (saved by an older bayeslaws) learns it with a
+    warning that says so and how to keep it; ``progress`` shows the backtests' progress line.
+    """
     if "extrapolation" in fit.idata.children:
         return Discrepancy.from_dataset(fit.idata["extrapolation"].to_dataset())
     if fit.config.get("extrapolation", "backtest") is None:
         return None
-    found = Discrepancy.learn(fit)
+    source = getattr(fit, "source", None)
+    if source is not None:
+        warnings.warn(f"{source} holds no extrapolation discrepancy (saved by an older "
+                      "bayeslaws): learning it now from backtests on the smaller runs, which "
+                      "takes about as long as the fit did; save the fit again to keep it",
+                      UserWarning, stacklevel=4)
+    found = Discrepancy.learn(fit, progress=progress)
     fit.idata["extrapolation"] = found.to_dataset()
     return found
 

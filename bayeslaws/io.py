@@ -99,9 +99,16 @@ def save(fit, path, *, log_likelihood: bool = False) -> None:
     the convergence notes, the library versions of the fit and a :func:`checksum`; ``fit_data``
     holds the training table. The pointwise log-likelihood (draws x rows: gigabytes for a big
     fit) is written only with ``log_likelihood=True``; a loaded fit recomputes it, identically,
-    when it is needed (:meth:`bayeslaws.fit.Fit.log_likelihood`).
+    when it is needed (:meth:`bayeslaws.fit.Fit.log_likelihood`). A fit made in this process
+    with ``extrapolation="backtest"`` (the default) learns its extrapolation discrepancy first, if
+    nothing has asked for it yet, so the file forecasts beyond its data without rerunning them.
     """
     path = os.fspath(path)
+    if (fit.config.get("extrapolation", "backtest") and getattr(fit, "source", None) is None
+            and "extrapolation" not in fit.idata.children):
+        # A fit made in this process learns its extrapolation discrepancy before it is written,
+        # so that a loaded fit never reruns the backtests behind the user's back.
+        fit.discrepancy  # noqa: B018  (learned and stored in fit.idata)
     if log_likelihood:
         fit.log_likelihood()  # computed now if the fit has not needed it before
     tree = fit.idata.copy()
@@ -234,6 +241,7 @@ def load(path):
     del idata["fit_data"]
     idata.attrs = {}
     fit = Fit(law, idata, data, config, families)
+    fit.source = path  # where it was read from (a loaded fit lacking a discrepancy says so)
     fit.convergence = convergence
     fit.versions = recorded
     return fit

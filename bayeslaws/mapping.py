@@ -291,6 +291,13 @@ def _check_one_column(frame: pd.DataFrame) -> None:
                             f"--sep {'tab' if sep == chr(9) else repr(sep)}", column=header)
 
 
+#: Sizes beyond any model trained so far by 50x or more: a training table with such a value has a
+#: unit slip (checked when runs are read; a forecast may go anywhere).
+MAX_SIZE = {"params": 1e14, "tokens": 1e16}
+MAX_SIZE_REASON = {"params": "the largest LLMs have ~2e12 parameters",
+                   "tokens": "the largest training runs see ~4e13 tokens"}
+
+
 def _check_units(law, frame, src: Source, used, renamed, *, source_form: bool) -> None:
     """Stop on sizes that look like millions/billions and losses that look like perplexity or
     bits, unless the unit was declared (``scale`` / ``loss_unit``)."""
@@ -322,6 +329,15 @@ def _check_units(law, frame, src: Source, used, renamed, *, source_form: bool) -
                 f"billions? bayeslaws expects raw {what} counts (1.3e9, not 1.3). Give the unit: "
                 f"--scale {col}={flag} (Python: scale={{{col!r}: {flag}}}); if they really "
                 f"are raw counts, --scale {col}=1", column=col)
+        if values.max() > MAX_SIZE[col]:
+            rows = np.flatnonzero(pd.to_numeric(frame[col], errors="coerce").to_numpy()
+                                  > MAX_SIZE[col])
+            raise DataError(
+                f"column {col!r} has values up to {values.max():.3g} in {format_rows(rows)}, "
+                f"beyond any trained model ({MAX_SIZE_REASON[col]}): a unit slip (counts already "
+                f"multiplied, or another column)? Fix those rows; if they really are raw "
+                f"{what} counts, --scale {col}=1 (Python: scale={{{col!r}: 1}})",
+                column=col, rows=rows)
         if values.min() < 100 and values.max() > 1e6:
             rows = np.flatnonzero(pd.to_numeric(frame[col], errors="coerce").to_numpy() < 100)
             raise DataError(

@@ -90,6 +90,8 @@ class Prediction:
 #: How a row's family was found (``family_source`` of :meth:`Prediction.summary`).
 FITTED, ONLY_FAMILY = "fitted", "the fit's only family"
 NEW_FAMILY, NO_COLUMN, MISSING = "new family", "no family column", "family missing"
+#: A row that asks for the population by name: a new family, as requested (no warning).
+ASKED = "population"
 
 
 def _close_family(name: str, families: list[str]) -> str | None:
@@ -132,11 +134,14 @@ def _row_families(fit, frame: pd.DataFrame, column: str, new_families) -> tuple:
     for name in dict.fromkeys(names[~missing].tolist()):
         if name in fit.families:
             continue
+        if name == POPULATION:
+            source[names == name] = ASKED
+            continue
         close = None if name in declared else _close_family(name, fit.families)
         rows = np.flatnonzero(names == name)
         if close is not None:
             raise DataError(
-                f"family {name!r} ({format_rows(rows)}) was not fitted; did you mean {close!r}? "
+                f"family {name!r} in {format_rows(rows)} was not fitted; did you mean {close!r}? "
                 f"Fix the name, or, if it is a new family, declare it: "
                 f"new_families=[{name!r}] (command line: --new-family {name})",
                 column=column, rows=rows)
@@ -164,7 +169,8 @@ def _population_note(source: np.ndarray, names: np.ndarray, column: str, fit) ->
         fams = list(dict.fromkeys(names[new].tolist()))
         parts.append(f"famil{'ies' if len(fams) > 1 else 'y'} "
                      f"{', '.join(map(repr, fams[:5]))} {'were' if len(fams) > 1 else 'was'} not "
-                     f"fitted: {format_rows(new)} get population draws (a new family, wider)")
+                     f"fitted: {format_rows(new)} {'get' if new.size > 1 else 'gets'} population draws "
+                     "(a new family, wider)")
     return "; ".join(parts) or None
 
 

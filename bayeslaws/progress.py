@@ -10,6 +10,7 @@ showing progress never changes the draws. One line on stderr, rewritten in place
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -32,9 +33,27 @@ class Progress:
         self._lock = threading.Lock()
         self._active = False
         self._stream = sys.stderr
+        self._title = None
+
+    @contextlib.contextmanager
+    def titled(self, title: str):
+        """Name the step that the lines started inside this block belong to, e.g. the calibration
+        backtests, instead of the plain "sampling" line (and no per-batch summary line)."""
+        before, self._title = self._title, title
+        try:
+            yield
+        finally:
+            self._title = before
+
+    @property
+    def title(self) -> str | None:
+        """The step named by :meth:`titled` (None outside it)."""
+        return self._title
 
     def start(self, label: str, total_ticks: int, stream=None) -> None:
         """Show ``label`` and a percentage of ``total_ticks`` until :meth:`stop`."""
+        if self._title:
+            label = f"bayeslaws: {self._title}"
         with self._lock:
             self._label, self._total, self._done = label, max(1, int(total_ticks)), 0
             self._stream = stream or sys.stderr
@@ -91,9 +110,57 @@ class Progress:
         if self._first is not None and self._done > self._first[1] and share < 1:
             rate = (self._done - self._first[1]) / (now - self._first[0])  # ticks per second
             left = f", ~{(self._total - self._done) / rate:.1f} s left"
+        elif self._first is None and share < 1:
+            # before the first tick: XLA compiles the sampler (seconds; cached after first use)
+            left = ", starting: compiling the sampler"
         self._stream.write(f"\r{self._label}: {100 * share:3.0f}% | {spent:.1f} s{left}   ")
         self._stream.flush()
 
 
 #: The process's one progress line (the compiled programs hold a reference to its ``tick``).
 PROGRESS = Progress()
+
+
+class Steps:
+    """A progress line for a job of a few slow steps on the host (refits, figures, tables)::
+
+        bayeslaws report: figure 3 of 7 (isoflop): 43% | 5.1 s, ~6.8 s left
+
+    Its own line, apart from :data:`PROGRESS` (which the compiled samplers feed), so a sampler
+    running inside a step never moves it. Shown only when ``show`` is true (a terminal or a log:
+    the redraw rate follows :class:`Progress`); the estimate is the mean time per finished step.
+    """
+
+    def __init__(self, label: str, total: int, *, show: bool = True, stream=None):
+        self._line = Progress() if show else None
+        self._label, self._total, self._done = label, max(1, int(total)), 0
+        self._stream = stream
+
+    def __enter__(self) -> "Steps":
+        return self
+
+    def step(self, what: str) -> None:
+        """Say that the next step, ``what``, begins (after ``self._done`` finished ones)."""
+        if self._line is None:
+            return
+        line = self._line
+        if not line._active:
+            line.start(f"{self._label}: {what}", self._total, stream=self._stream)
+            line._first = (line._start, 0)  # every step counts toward the rate from the start
+            return
+        with line._lock:
+            line._label = f"{self._label}: {what}"
+            line._done = self._done
+            line._draw(force=True)
+
+    def done(self) -> None:
+        """The current step finished."""
+        self._done += 1
+        if self._line is not None and self._line._active:
+            with self._line._lock:
+                self._line._done = self._done
+                self._line._draw(force=True)
+
+    def __exit__(self, *exc) -> None:
+        if self._line is not None:
+            self._line.stop() if exc[0] is None else self._line.abandon()

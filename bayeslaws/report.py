@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 
 from . import diagnostics as diag_mod
+from . import hierarchy
 from ._version import __version__
 from .intervals import DEFAULT_PROB, check_prob
+from .progress import Steps
 
 CSS = """
 body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
@@ -116,7 +118,7 @@ def _diagnostics_html(fit) -> str:
 
 def _forecast_tables(fit, target: float, holdout, prob: float) -> str:
     from .plots import flops_label, human
-    from .plots.forecast import _forecast_rows
+    from .plots.forecast import forecast_path
 
     law = fit.law
     out = []
@@ -138,22 +140,36 @@ def _forecast_tables(fit, target: float, holdout, prob: float) -> str:
                 tab[col] = tab[col].map(human)
         out.append(f"<h3>Held-out runs</h3>{_table(tab, index=False)}")
     two = {"params", "tokens"} <= set(law.inputs)
-    xs = np.array([target / 100, target / 10, target])
-    rows = pd.DataFrame(_forecast_rows(law, xs, 20.0))
-    pcol = fit.families[0] if len(fit.families) == 1 else "population"
-    rows[fit.config["family_column"]] = pcol
-    pred = fit.predict(rows).interval(prob)
+    xs = np.array([target / 100, target / 10, target])  # the forecast figure's target and below
     t = law.target
-    tab = pd.DataFrame({
-        "compute C" if two else law.inputs[0]: [flops_label(x) if two else human(x) for x in xs]})
-    if two:
-        tab["N (20 tokens/param)"] = [human(v) for v in rows["params"]]
-        tab["D"] = [human(v) for v in rows["tokens"]]
-    tab[f"{t} [{round(100 * prob)}%]"] = [_interval(m, lo, hi) for m, lo, hi in
-                                          pred[[f"{t}_median", f"{t}_lower",
-                                                f"{t}_upper"]].to_numpy()]
-    out.append(f"<h3>Forecasts for {html.escape(pcol)}</h3><p class='muted'>Posterior predictive "
-               "(a new run's value, noise included).</p>" + _table(tab, index=False))
+    families = list(fit.families)
+    if len(families) > 1 and hierarchy.has_population(law):
+        families.append("population")
+    parts, how = [], ""
+    for fam in families:
+        rows, pred, how = forecast_path(fit, xs, fam)
+        summary = pred.summary(prob)
+        tab = pd.DataFrame({"family": fam, "compute C" if two else law.inputs[0]:
+                            [flops_label(x) if two else human(x) for x in xs]})
+        if two:
+            tab["N"] = [human(v) for v in rows["params"]]
+            tab["D"] = [human(v) for v in rows["tokens"]]
+        tab[f"{t} [{round(100 * prob)}%]"] = [
+            _interval(m, lo, hi) for m, lo, hi in
+            summary[[f"{t}_median", f"{t}_lower", f"{t}_upper"]].to_numpy()]
+        tab["beyond the data"] = [f"{v:.3g}x" if v > 1 else "inside"
+                                  for v in summary["extrapolation"]]
+        parts.append(tab)
+    tab = pd.concat(parts, ignore_index=True)
+    if len(families) == 1:
+        tab = tab.drop(columns="family")
+    where = f" {how}" if how else ""
+    out.append(f"<h3>Forecasts per family{html.escape(where)}</h3><p class='muted'>Posterior "
+               "predictive (a new run's value: noise and the extrapolation discrepancy "
+               "included) at the forecast figure's target and 10x and 100x below it"
+               + (", N and D the posterior medians of the optimum" if "frontier" in how else "")
+               + ("; 'population' is a new family" if "population" in families else "")
+               + ".</p>" + _table(tab, index=False))
     if two:
         opt = fit.optimal(target).table(prob)
         q = ("N_opt", "D_opt", "tokens_per_param", "loss_opt")
@@ -172,18 +188,16 @@ def _forecast_tables(fit, target: float, holdout, prob: float) -> str:
 
 
 def build_report(fit, *, target: float | None = None, holdout: pd.DataFrame | None = None,
-                 prob: float = DEFAULT_PROB) -> str:
+                 prob: float = DEFAULT_PROB, progress: bool = False) -> str:
     """The report as an HTML string (see :func:`write_report`)."""
     from . import plots
+    from .plots.forecast import default_target
 
     prob = check_prob(prob)
     law = fit.law
     two = {"params", "tokens"} <= set(law.inputs)
-    xcol = "flops" if two else law.inputs[0]
     frame = fit.data
-    xmax = float((6 * frame["params"] * frame["tokens"]).max() if two and "flops" not in frame
-                 else frame[xcol].max())
-    target = float(target) if target is not None else 10 ** np.ceil(np.log10(xmax * 100))
+    target = float(target) if target is not None else default_target(fit)
     figures = [("fit", "The fitted law per family: median and 50%/90% credible bands of the law "
                 "curve; data on top" + ("; held-out runs hollow red" if holdout is not None
                                         else "") + ".",
@@ -199,15 +213,22 @@ def build_report(fit, *, target: float | None = None, holdout: pd.DataFrame | No
     figures.append(("forest", "Parameters per family, and the population a new family is drawn "
                     "from.", lambda: plots.plot_forest(fit)))
     figs_html = []
-    for name, caption, make in figures:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                img = _png(make())
-            figs_html.append(f'<figure id="fig-{name}">{img}<figcaption>{html.escape(caption)}'
-                             "</figcaption></figure>")
-        except Exception as exc:  # noqa: BLE001  one failing figure must not lose the page
-            figs_html.append(f"<p class='bad'>figure {name} failed: {html.escape(str(exc))}</p>")
+    with Steps("bayeslaws report", len(figures) + 1, show=progress) as steps:
+        steps.step("forecast tables")
+        forecasts = _forecast_tables(fit, target, holdout, prob)
+        steps.done()
+        for k, (name, caption, make) in enumerate(figures):
+            steps.step(f"figure {k + 1} of {len(figures)} ({name})")
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    img = _png(make())
+                figs_html.append(f'<figure id="fig-{name}">{img}<figcaption>'
+                                 f"{html.escape(caption)}</figcaption></figure>")
+            except Exception as exc:  # noqa: BLE001  one failing figure must not lose the page
+                figs_html.append(f"<p class='bad'>figure {name} failed: "
+                                 f"{html.escape(str(exc))}</p>")
+            steps.done()
     pct = f"{round(100 * prob)}%"
     pooling = ", ".join(f"{k}: {v}" for k, v in law.pooling.items())
     body = f"""
@@ -227,7 +248,7 @@ Likelihood: {html.escape(str(law.noise.get('likelihood')))} on {'the log of ' if
 <h2 id="diagnostics">Diagnostics</h2>
 {_diagnostics_html(fit)}
 <h2 id="forecasts">Forecasts</h2>
-{_forecast_tables(fit, target, holdout, prob)}
+{forecasts}
 <h2 id="figures">Figures</h2>
 {''.join(figs_html)}
 """
@@ -238,7 +259,7 @@ Likelihood: {html.escape(str(law.noise.get('likelihood')))} on {'the log of ' if
 
 
 def write_report(fit, path, *, target: float | None = None, holdout: pd.DataFrame | None = None,
-                 prob: float = DEFAULT_PROB) -> str:
+                 prob: float = DEFAULT_PROB, progress: bool = False) -> str:
     """Write the self-contained HTML report of ``fit`` to ``path`` atomically.
 
     Parameters
@@ -247,8 +268,9 @@ def write_report(fit, path, *, target: float | None = None, holdout: pd.DataFram
     path : str
         Output HTML file.
     target : float, optional
-        Forecast target (FLOPs for laws of params and tokens); default: a round number about 100
-        times the largest run.
+        Forecast target (FLOPs for laws of params and tokens); default: a round number 100 to 1000
+        times the largest run, the forecast figure's default too
+        (:func:`bayeslaws.plots.forecast.default_target`).
     holdout : pandas.DataFrame, optional
         Held-out runs: forecast against their true values and marked on the figures.
     prob : float
@@ -268,7 +290,7 @@ def write_report(fit, path, *, target: float | None = None, holdout: pd.DataFram
                              "axis to forecast along); use `bayeslaws optimal FIT --mixture` and "
                              "`bayeslaws plot FIT --kind mixture`")
 
-    page = build_report(fit, target=target, holdout=holdout, prob=prob)
+    page = build_report(fit, target=target, holdout=holdout, prob=prob, progress=progress)
 
     def write(tmp):
         with open(tmp, "w", encoding="utf-8") as fh:

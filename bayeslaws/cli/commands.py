@@ -87,10 +87,12 @@ def cmd_fit(args) -> None:
     fit = law.fit(data, progress=not args.quiet, **sampler, **_fit_options(source))
     if fit.config.get("extrapolation"):
         # Learn the discrepancy now, so the saved fit forecasts beyond its data honestly.
+        from ..extrapolation import fit_discrepancy
+
         if not args.quiet:
             print("note: learning the extrapolation discrepancy from backtests on the smaller "
                   "runs (--no-extrapolation skips it)", file=sys.stderr)
-        found = fit.discrepancy
+        found = fit_discrepancy(fit, progress=not args.quiet)
         if not args.quiet:
             s = found.summary()
             unit = "fitted-range width" if found.relative else "decade"
@@ -108,37 +110,65 @@ def cmd_fit(args) -> None:
 def cmd_predict(args) -> None:
     import pandas as pd
 
+    from ..errors import BayeslawsError
     from ..io import load
     from ..intervals import check_prob
 
     prob = check_prob(args.prob)
     fit = load(args.fit)
-    if args.chain:
-        from ..chain import chain
+    inline = any(v for v in (args.params, args.tokens, args.flops, args.family_name,
+                             args.frontier))
+    if inline and args.data:
+        raise BayeslawsError("give rows either in a file (--data) or inline (--params, --tokens, "
+                             "--flops, --frontier, --family), not both; with --data, "
+                             "--family-column names the family column")
+    if not inline and not args.data:
+        raise BayeslawsError("nothing to predict: give --data FILE, or rows inline, e.g. "
+                             "--params 1e10 --tokens 2e11, or --flops 1e23 --frontier")
+    if args.chain and inline:
+        raise BayeslawsError("--chain reads its rows from --data")
+    if inline:
+        from .predict_rows import frontier_table, inline_rows
 
-        first = load(args.chain)
-        rows, canonical = _read_runs(args, first, args.data)
-        pred = chain(first, fit).predict(canonical, seed=args.seed)
+        if args.frontier:
+            table = frontier_table(fit, args, prob)
+        else:
+            canonical = inline_rows(fit, args)
+            pred = fit.predict(canonical, seed=args.seed, new_families=args.new_family)
+            table = pred.summary(prob)
     else:
-        rows, canonical = _read_runs(args, fit, args.data)
-        pred = fit.predict(canonical, seed=args.seed)
-    table = pred.interval(prob)
-    # the input columns as the user gave them (names and units), then the forecast columns
-    table = pd.concat([rows.reset_index(drop=True),
-                       table.iloc[:, len(canonical.columns):].reset_index(drop=True)], axis=1)
-    unit = (first if args.chain else fit).config.get("loss_unit")
+        if args.chain:
+            from ..chain import chain
+
+            first = load(args.chain)
+            rows, canonical = _read_runs(args, first, args.data)
+            pred = chain(first, fit).predict(canonical, seed=args.seed)
+            table = pred.interval(prob)
+        else:
+            rows, canonical = _read_runs(args, fit, args.data)
+            pred = fit.predict(canonical, seed=args.seed, new_families=args.new_family)
+            table = pred.summary(prob)
+        # the input columns as the user gave them (names and units), then the forecast columns
+        table = pd.concat([rows.reset_index(drop=True),
+                           table.iloc[:, len(canonical.columns):].reset_index(drop=True)], axis=1)
+    unit = (load(args.chain) if args.chain else fit).config.get("loss_unit")
     if fit.law.target in ("loss", "task_loss") and unit not in (None, "nats"):
         print(f"note: forecasts are in nats per token (the fit converted its {unit} to nats)",
               file=sys.stderr)
-    distance = getattr(pred, "distance", None)
-    if distance is not None and (distance > 0).any():
-        from ..extrapolation import describe_distance
-
-        print(f"note: {(distance > 0).sum()} of {len(distance)} rows lie beyond the fitted range "
-              f"(farthest: {describe_distance(distance.max())}); their intervals include the "
-              "extrapolation discrepancy", file=sys.stderr)
-    _write_csv(table, args.out, index=False)
-    print(f"wrote {args.out} ({len(table)} rows)", file=sys.stderr)
+    if "extrapolation" in table and (table["extrapolation"] > 1).any():
+        far = table["extrapolation"].max()
+        print(f"note: {(table['extrapolation'] > 1).sum()} of {len(table)} rows lie beyond the "
+              f"fitted range (farthest: {far:.3g}x, in compute or a scale input; column "
+              "'extrapolation'); "
+              + ("their intervals include the extrapolation discrepancy"
+                 if fit.config.get("extrapolation", "backtest") else
+                 "this fit has no extrapolation discrepancy (--no-extrapolation), so their "
+                 "intervals are too narrow there"), file=sys.stderr)
+    if args.out:
+        _write_csv(table, args.out, index=False)
+        print(f"wrote {args.out} ({len(table)} rows)", file=sys.stderr)
+    else:
+        _print_table(table)
 
 
 def cmd_compare(args) -> None:
@@ -183,6 +213,13 @@ def cmd_plot(args) -> None:
         if args.kind not in ("fit", "forecast"):
             raise BayeslawsError("--holdout applies to --kind fit and forecast")
         kwargs["holdout"] = _read_runs(args, fit, args.holdout)[1]
+    if args.tokens_per_param is not None:
+        if args.kind != "forecast":
+            raise BayeslawsError("--tokens-per-param applies to --kind forecast")
+        if not args.tokens_per_param > 0:
+            raise BayeslawsError(f"--tokens-per-param must be positive, not "
+                                 f"{args.tokens_per_param:g}")
+        kwargs["tokens_per_param"] = args.tokens_per_param
     if args.kind == "forecast":
         kwargs["target"] = args.flops
     elif args.kind == "isoflop":
@@ -231,7 +268,7 @@ def cmd_report(args) -> None:
         raise BayeslawsError(f"--flops must be a positive number of FLOPs, not {args.flops:g}")
     fit = load(args.fit)
     holdout = _read_runs(args, fit, args.holdout)[1] if args.holdout else None
-    write_report(fit, args.out, target=args.flops, holdout=holdout)
+    write_report(fit, args.out, target=args.flops, holdout=holdout, progress=not args.quiet)
     print(f"wrote {args.out}", file=sys.stderr)
 
 

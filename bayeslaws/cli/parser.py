@@ -117,17 +117,35 @@ def build_parser() -> argparse.ArgumentParser:
                         "then use the plain posterior predictive, which is too narrow there)")
     _add_data_options(f, what="the --data table", drop=True)
 
-    pr = sub.add_parser("predict", help="forecast new rows with a fitted law")
+    pr = sub.add_parser("predict", help="forecast new rows with a fitted law: from a file "
+                        "(--data) or given inline (--params/--tokens, --flops [--frontier])")
     pr.add_argument("fit")
-    pr.add_argument("--data", required=True, help="rows to predict (law inputs, optional family): "
-                    "any format fit --data reads; the fit's --columns and units apply")
-    pr.add_argument("--out", required=True, help="output CSV")
+    pr.add_argument("--data", help="rows to predict (law inputs, optional family): any format "
+                    "fit --data reads; the fit's --columns and units apply")
+    rows = pr.add_argument_group("rows given inline (instead of --data; printed, or --out CSV)")
+    rows.add_argument("--params", type=_float, action="append",
+                      help="parameters N (repeat for several rows)")
+    rows.add_argument("--tokens", type=_float, action="append",
+                      help="training tokens D (one, or one per --params)")
+    rows.add_argument("--flops", type=_float, action="append",
+                      help="compute C = 6ND: with --params or --tokens the other follows; with "
+                           "--frontier the compute-optimal N*, D* of each posterior draw")
+    rows.add_argument("--frontier", action="store_true",
+                      help="forecast at the fitted compute-optimal allocation of --flops")
+    rows.add_argument("--family", dest="family_name", action="append", metavar="NAME",
+                      help="the family to forecast (repeat for several; default: every fitted "
+                           "family; 'population' for a new one). With --data, use "
+                           "--family-column for the column's name")
+    pr.add_argument("--new-family", action="append", metavar="NAME",
+                    help="a family name meant to be new although it is close to a fitted one "
+                         "(otherwise such a name is taken for a typo: an error)")
+    pr.add_argument("--out", help="output CSV (default with inline rows: print the table)")
     pr.add_argument("--prob", type=_float, default=0.9)
     pr.add_argument("--seed", type=_seed, default=0)
     pr.add_argument("--chain", metavar="FIRST.nc",
                     help="a fit whose forecasts feed FIT's input of the same name (e.g. a loss "
                          "fit into a downstream-error fit); draws are paired")
-    _add_data_options(pr, what="default: those the fit was made with")
+    _add_data_options(pr, what="default: those the fit was made with", family=False)
 
     o = sub.add_parser("optimal", help="the law's optimum: compute-optimal N*, D* at a FLOP "
                        "budget; vocab: optimal vocabulary; batch-size: optimal learning rate and "
@@ -190,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--flops", type=_float,
                     help="forecast: target compute; isoflop: one budget (default: from the data)")
     pl.add_argument("--family", help="isoflop: the family (default: the first)")
+    pl.add_argument("--tokens-per-param", type=_float, metavar="D/N",
+                    help="forecast: follow models of this D/N (default: the fitted "
+                         "compute-optimal frontier)")
     pl.add_argument("--holdout", help="fit/forecast: CSV of held-out runs to mark")
     _add_data_options(pl, what="of --holdout; default: the fit's", family=False)
     pl.add_argument("--target-flops", type=_float, help="design: target compute (FLOPs)")
@@ -215,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="output HTML file")
     r.add_argument("--flops", type=_float, help="forecast target compute (default: from the data)")
     r.add_argument("--holdout", help="CSV of held-out runs to forecast and mark")
+    r.add_argument("--quiet", action="store_true", help="no progress line")
     _add_data_options(r, what="of --holdout; default: the fit's")
 
     d = sub.add_parser("demo", help="the main job on bundled data, figure included")

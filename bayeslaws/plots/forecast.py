@@ -16,7 +16,6 @@ from .base import (
     _frames,
     _held_out_handle,
     _plt,
-    _predict,
     _quantiles,
     _save,
     _target_label,
@@ -27,31 +26,94 @@ from .base import (
 
 # --------------------------------------------------------------------------- forecast fan
 def _forecast_rows(law, x: np.ndarray, tokens_per_param: float) -> dict:
-    """Law inputs along the forecast path at compute (or one-input) values ``x``."""
+    """Law inputs along a fixed-ratio forecast path at compute (or one-input) values ``x``."""
     if {"params", "tokens"} <= set(law.inputs):
         params = np.sqrt(x / (6.0 * tokens_per_param))
         return {"params": params, "tokens": params * tokens_per_param, "flops": x}
     return {law.inputs[0]: x}
 
 
-def plot_forecast(fit, target=None, path=None, *, tokens_per_param: float = 20.0,
+def default_target(fit) -> float:
+    """The forecast target of the figure and the report when none is given: a round number
+    100 to 1000 times the largest fitted run (compute, or the law's one input)."""
+    law = fit.law
+    xcol = "flops" if {"params", "tokens"} <= set(law.inputs) else law.inputs[0]
+    data = fit.data
+    top = (6.0 * data["params"] * data["tokens"]).max() if xcol == "flops" and "flops" not in data \
+        else data[xcol].max()
+    return float(10 ** np.ceil(np.log10(float(top) * 100)))
+
+
+def forecast_path(fit, xs: np.ndarray, family: str, tokens_per_param: float | None = None):
+    """A forecast at compute values ``xs`` for ``family``, along the fitted compute-optimal
+    frontier (each posterior draw at its own N*, D*: :func:`bayeslaws.optimal.optimal`) or, with
+    ``tokens_per_param``, along models of that fixed D/N.
+
+    Returns
+    -------
+    rows : pandas.DataFrame
+        ``params`` and ``tokens`` (posterior medians on the frontier), ``flops`` and the family.
+    prediction : bayeslaws.predict.Prediction
+    path : str
+        In words: ``"on the fitted compute-optimal frontier"`` or ``"at 20 tokens/param"``.
+        Laws without params and tokens, or without a compute optimum, take a fixed ratio (20 when
+        none is given).
+    """
+    import warnings
+
+    from ..errors import ExtrapolationWarning
+
+    law = fit.law
+    fam_col = fit.config["family_column"]
+    xs = np.asarray(xs, dtype=float)
+    two = {"params", "tokens"} <= set(law.inputs)
+    draws = None
+    if two and tokens_per_param is None:
+        try:
+            opts = [fit.optimal(c, family=family) for c in xs]
+        except BayeslawsError:  # e.g. a law with more inputs than N and D: a fixed ratio
+            opts = None
+        if opts is not None:
+            n = np.stack([o.draws["N_opt"].values[..., 0] for o in opts], axis=-1)
+            d = np.stack([o.draws["D_opt"].values[..., 0] for o in opts], axis=-1)
+            draws = {"params": n, "tokens": d}
+            rows = pd.DataFrame({"params": np.median(n, axis=(0, 1)),
+                                 "tokens": np.median(d, axis=(0, 1)), "flops": xs})
+    if draws is None:
+        ratio = 20.0 if tokens_per_param is None else float(tokens_per_param)
+        rows = pd.DataFrame(_forecast_rows(law, xs, ratio))
+        path = f"at {ratio:g} tokens/param" if two else ""
+    else:
+        path = "on the fitted compute-optimal frontier"
+    rows[fam_col] = family
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)  # the caller shows how far out
+        pred = fit.predict(rows, input_draws=draws)
+    return rows, pred, path
+
+
+def plot_forecast(fit, target=None, path=None, *, tokens_per_param: float | None = None,
                   holdout: pd.DataFrame | None = None, families=None, n_grid: int = 50):
     """A forecast fan: the law extended past the data to a target compute, with bands.
 
     For laws of ``params`` and ``tokens`` the x axis is compute C = 6ND and the forecast follows
-    models trained at ``tokens_per_param`` (20 is Chinchilla's rule). The bands are those of the
-    posterior predictive (a new run's loss, noise included), so they widen honestly past the data;
-    the shaded region is extrapolation.
+    the fitted compute-optimal frontier: at each C every posterior draw is evaluated at its own
+    N*(C), D*(C), so the fan holds the uncertainty of the allocation as well as of the loss
+    (:func:`forecast_path`); ``tokens_per_param`` follows models of that fixed D/N instead (20 is
+    Chinchilla's rule). The bands are those of the posterior predictive (a new run's loss, noise
+    and the extrapolation discrepancy included), so they widen honestly past the data; the shaded
+    region is extrapolation.
 
     Parameters
     ----------
     fit : bayeslaws.fit.Fit
     target : float, optional
-        Where the fan ends (FLOPs, or the law's one input); default 1000 times the largest run.
+        Where the fan ends (FLOPs, or the law's one input); default :func:`default_target`, the
+        report's target too.
     path : str, optional
         Write a PNG there.
-    tokens_per_param : float
-        D/N of the forecast path.
+    tokens_per_param : float, optional
+        D/N of the forecast path; default: the fitted compute-optimal frontier.
     holdout : pandas.DataFrame, optional
         Held-out runs drawn as hollow red markers.
     families : list of str, optional
@@ -68,7 +130,7 @@ def plot_forecast(fit, target=None, path=None, *, tokens_per_param: float = 20.0
     train, held, fam_col = _frames(fit, holdout)
     xcol = "flops" if {"params", "tokens"} <= set(law.inputs) else law.inputs[0]
     xmax_data = train[xcol].max()
-    target = float(target) if target is not None else 1000.0 * xmax_data
+    target = float(target) if target is not None else default_target(fit)
     if not (np.isfinite(target) and target > 0):
         raise BayeslawsError(f"the forecast target must be a positive number, not {target!r}")
     families = list(families) if families is not None else list(fit.families)
@@ -77,13 +139,12 @@ def plot_forecast(fit, target=None, path=None, *, tokens_per_param: float = 20.0
     fig, ax = plt.subplots(figsize=(8.2, 5.4))
     colors = plt.get_cmap("tab10")
     lines = []
+    how = ""
     for i, fam in enumerate(families):
-        rows = pd.DataFrame({**_forecast_rows(law, grid, tokens_per_param), fam_col: fam})
-        pred = _predict(fit, rows).predictive
+        _, pred, how = forecast_path(fit, np.append(grid, target), fam, tokens_per_param)
+        pred, end = pred.predictive.isel(row=slice(0, -1)), pred.predictive.isel(row=[-1])
         color = "0.35" if fam == "population" else colors(i % 10)
         _bands(ax, grid, pred, color, label=fam, ls="--" if fam == "population" else "-")
-        end = _predict(fit, pd.DataFrame({**_forecast_rows(law, np.array([target]), tokens_per_param),
-                                        fam_col: fam})).predictive
         q = _quantiles(end, (0.9,))
         lines.append(f"{fam}: {q['median'][0]:.3g} [{q[0.9][0][0]:.3g}, {q[0.9][1][0]:.3g}]")
         sel = train[fam_col].astype(str) == fam
@@ -103,8 +164,7 @@ def plot_forecast(fit, target=None, path=None, *, tokens_per_param: float = 20.0
         ax.set_yscale("log")
     _format_axis(ax.xaxis, _axis_kind(xcol))
     _format_axis(ax.yaxis, "value")
-    ax.set_xlabel(LABELS.get(xcol, xcol) + (f", models at {tokens_per_param:g} tokens/param"
-                                            if xcol == "flops" else ""))
+    ax.set_xlabel(LABELS.get(xcol, xcol) + (f", models {how}" if xcol == "flops" and how else ""))
     ax.set_ylabel(_target_label(law))
     ax.grid(True, which="major", alpha=0.3)
     at = flops_label(target) if xcol == "flops" else human(target)
