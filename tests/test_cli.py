@@ -50,8 +50,11 @@ def test_predict_columns_contract(fitted, tmp_path, capsys):
                         "--prob", "0.8"], capsys)
     assert code == 0, err
     pred = pd.read_csv("pred.csv")
+    # the contract's columns in order, then how far out each row is and where its family came from
     assert list(pred.columns) == ["params", "tokens", "note", "family", "loss_mean",
-                                  "loss_median", "loss_lower", "loss_upper"]
+                                  "loss_median", "loss_lower", "loss_upper", "extrapolation",
+                                  "family_source"]
+    assert pred["family_source"].tolist() == ["fitted", "fitted"]
     assert (pred["loss_lower"] < pred["loss_median"]).all()
     assert (pred["loss_median"] < pred["loss_upper"]).all()
     assert (pred["loss_median"].diff().iloc[1:] < 0).all()  # bigger model, lower loss
