@@ -185,7 +185,7 @@ def test_rows_outside_the_laws_domain_are_named_before_sampling(monkeypatch):
 # --------------------------------------------------------------------------- predictions
 def test_unknown_family_at_predict_uses_population_draws_and_says_so():
     fit = bl.load(FIXTURE)
-    with pytest.warns(UserWarning, match="family 'new' was not fitted: its rows use population"):
+    with pytest.warns(UserWarning, match="family 'new' was not fitted: row 2 .*gets population draws"):
         table = fit.predict(make_fixtures.PREDICT_ROWS, seed=1).interval(0.9)
     np.testing.assert_allclose(table["loss_median"], expected()["predict_median_keyed"],
                                rtol=1e-12)
