@@ -94,9 +94,29 @@ def _target_label(law) -> str:
     return LABELS.get(law.target, law.target)
 
 
-def _save(fig, path) -> None:
+def _save(fig, path, fit=None) -> None:
+    """Label the figure of a quick fit approximate (:func:`_mark_approximate`); write a PNG."""
+    if fit is not None:
+        _mark_approximate(fig, fit)
     if path is not None:
         atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
+
+
+def _mark_approximate(fig, fit) -> None:
+    """Prefix the title of a quick (Laplace) fit's figure with "approximate"
+    (:func:`bayeslaws.fit.approximate_note`); a figure without a suptitle gets the label in its
+    top-left corner. Figures of NUTS fits are left alone."""
+    from ..fit import approximate_note
+
+    if approximate_note(fit) is None or getattr(fig, "_bayeslaws_approx", False):
+        return
+    label = "APPROXIMATE (Laplace fit, not NUTS)"
+    title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    if title:
+        fig.suptitle(f"{label}: {title}", fontsize=11, color="firebrick")
+    else:
+        fig.text(0.005, 0.995, label, ha="left", va="top", fontsize=9, color="firebrick")
+    fig._bayeslaws_approx = True
 
 
 def _quantiles(draws, probs=BAND_PROBS) -> dict:
