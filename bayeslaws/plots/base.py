@@ -103,19 +103,21 @@ def _save(fig, path, fit=None) -> None:
 
 
 def _mark_approximate(fig, fit) -> None:
-    """Prefix the title of a quick (Laplace) fit's figure with "approximate"
-    (:func:`bayeslaws.fit.approximate_note`); a figure without a suptitle gets the label in its
-    top-left corner. Figures of NUTS fits are left alone."""
+    """Prefix the title of a quick (Laplace) fit's figure (its suptitle, else its first panel's)
+    with "[approximate]" and write the label in its bottom-right corner
+    (:func:`bayeslaws.fit.approximate_note`). Figures of NUTS fits are left alone."""
     from ..fit import approximate_note
 
     if approximate_note(fit) is None or getattr(fig, "_bayeslaws_approx", False):
         return
-    label = "APPROXIMATE (Laplace fit, not NUTS)"
     title = fig._suptitle.get_text() if fig._suptitle is not None else ""
-    if title:
-        fig.suptitle(f"{label}: {title}", fontsize=11, color="firebrick")
-    else:
-        fig.text(0.005, 0.995, label, ha="left", va="top", fontsize=9, color="firebrick")
+    if title:  # a slightly smaller font keeps the longer title on the figure
+        fig.suptitle(f"[approximate] {title}", fontsize=10, color="firebrick")
+    elif fig.axes and fig.axes[0].get_title():  # one-panel figures title their axes
+        ax = fig.axes[0]
+        ax.set_title(f"[approximate] {ax.get_title()}", color="firebrick")
+    fig.text(0.995, 0.005, "approximate (Laplace) fit, not NUTS", ha="right", va="bottom",
+             fontsize=8, color="firebrick")
     fig._bayeslaws_approx = True
 
 
