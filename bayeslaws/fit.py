@@ -44,6 +44,8 @@ def approximate_note(fit) -> str | None:
         return None
     k = (fit.config.get("laplace") or {}).get("khat")
     k = f", Pareto k {k:.2f}" if isinstance(k, (int, float)) else ""
+    if (fit.config.get("laplace") or {}).get("hierarchical"):
+        k += "; several pooled families: family-level intervals unreliable"
     return (f"approximate (Laplace) fit: a Gaussian at the posterior mode, not NUTS{k}; "
             "intervals can be too narrow or misplaced for skewed posteriors (between-family "
             "scales, sparse data); refit without --quick (method='nuts') for final numbers")

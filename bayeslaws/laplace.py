@@ -31,9 +31,12 @@ Hierarchical families. The approximation is taken on the joint space NUTS sample
 means and log between-family scales with non-centred family offsets (or the per-family affine
 maps of centred pooling, :mod:`bayeslaws.precondition`). In that space the joint mode exists (the
 non-centred offsets keep the between-family scale off zero) but the posterior of a log
-between-family scale with a few families is skewed and wide: its Laplace interval is the least
-trustworthy number of a quick fit (``benchmarks/quick.py``). No marginalisation is attempted;
-refit with NUTS for final numbers.
+between-family scale with a few families is skewed and wide, and a Gaussian on it feeds every
+family's parameters: on gadre_overtraining (3 families) the quick fit's family-level 90% widths
+ranged from 0.3x to thousands of times NUTS' and its medians moved (``benchmarks/quick.py``). No
+marginalisation is attempted: a fit of several families with pooled parameters warns
+(:class:`LaplaceWarning`) and says so in its notes; use NUTS for those numbers. One family, or
+``pooling="shared"``/``"independent"``, has no such scale.
 
 Extrapolation. A quick fit's discrepancy backtests (``extrapolation="backtest"``) refit by Laplace
 too (the config's sampler is ``"laplace"``, which :func:`bayeslaws.inference.fit_law` routes
@@ -309,9 +312,21 @@ def fit_laplace(law, data, *, seed: int = 0, draws: int = 1000, chains: int = 4,
                      f"direction(s) (values {', '.join(involved) or '?'}): no clean mode; their "
                      f"curvature was floored at {EIGEN_FLOOR:g}, so those intervals are "
                      "arbitrary; fit with NUTS")
+    pooled = [p.name for p in law.parameters.values()
+              if law.pooling[p.name] in ("partial", "centred")]
+    if len(families) > 1 and pooled:
+        notes.append(f"{len(families)} families with pooled parameters ({', '.join(pooled)}): "
+                     "a Gaussian at the joint mode of a hierarchical model misrepresents the "
+                     "between-family scales, and with them the family-level intervals (0.3x to "
+                     "far wider than NUTS' on gadre_overtraining, benchmarks/quick.py); use NUTS "
+                     "for these numbers")
+    if not np.isfinite(khat):
+        khat = float("inf")
     if info["converged"] == 0:
         notes.append("the optimiser did not report convergence from any start: the mode may be "
                      "off; fit with NUTS")
+    result.config["laplace"]["hierarchical"] = bool(len(families) > 1 and pooled)
+    result.config["laplace"]["khat"] = round(khat, 3) if np.isfinite(khat) else None
     for note in notes:
         warnings.warn(f"{law.name} quick fit: {note}", LaplaceWarning, stacklevel=4)
     result.convergence = notes
