@@ -36,6 +36,21 @@ EXTRAPOLATION = ("backtest", None)
 LL_BLOCK = 2 ** 24
 
 
+def approximate_note(fit) -> str | None:
+    """One line saying that ``fit`` is approximate (a quick Laplace fit,
+    :mod:`bayeslaws.laplace`), or None for a sampled (NUTS) fit: the label the repr, summary,
+    CLI, report and figures of a quick fit carry."""
+    if fit.config.get("method") != "laplace":
+        return None
+    k = (fit.config.get("laplace") or {}).get("khat")
+    k = f", Pareto k {k:.2f}" if isinstance(k, (int, float)) else ""
+    if (fit.config.get("laplace") or {}).get("hierarchical"):
+        k += "; several pooled families: family-level intervals unreliable"
+    return (f"approximate (Laplace) fit: a Gaussian at the posterior mode, not NUTS{k}; "
+            "intervals can be too narrow or misplaced for skewed posteriors (between-family "
+            "scales, sparse data); refit without --quick (method='nuts') for final numbers")
+
+
 class Fit:
     """A fitted law: the posterior and everything needed to use it.
 
@@ -177,7 +192,13 @@ class Fit:
                     "r_hat": float(rhat[name].sel(sel)), "ess_bulk": float(ess_b[name].sel(sel)),
                     "ess_tail": float(ess_t[name].sel(sel)),
                 })
-        return pd.DataFrame(rows).set_index("parameter")
+        table = pd.DataFrame(rows).set_index("parameter")
+        note = approximate_note(self)
+        if note:  # independent Gaussian draws: R-hat and ESS say nothing; label every row
+            table[["r_hat", "ess_bulk", "ess_tail"]] = np.nan
+            table["method"] = "laplace"
+            table.attrs["note"] = note
+        return table
 
     def diagnostics(self) -> dict:
         """Convergence report: worst R-hat and bulk ESS per sampled variable, divergences."""
@@ -262,5 +283,6 @@ class Fit:
         c = self.config
         return (f"<Fit {self.law.name}: {len(self.data)} runs, {len(self.families)} "
                 f"famil{'y' if len(self.families) == 1 else 'ies'}, {c['chains']} chains x "
-                f"{c['draws']} draws>")
+                f"{c['draws']} draws"
+                + (" (approximate: Laplace)" if approximate_note(self) else "") + ">")
 

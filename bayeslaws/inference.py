@@ -12,18 +12,30 @@ from __future__ import annotations
 import pandas as pd
 
 from . import data as data_mod
-from . import batch, diagnostics, hooks, mapping, sampling
+from . import batch, diagnostics, hooks, laplace, mapping, sampling
 from .errors import SpecError
 from .fit import EXTRAPOLATION, RETRY_TARGET_ACCEPT, Fit
 from .model import build_model, check_start
+
+#: How :func:`fit_law` fits: NUTS (exact, the default) or the quick Laplace approximation.
+METHODS = ("nuts", laplace.METHOD)
 
 
 @hooks.provide("fit_law")
 def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="numpyro",
             target_accept=0.9, progress=False, family_column="family",
             extrapolation="backtest", dense_mass=False, float32=False, columns=None,
-            family=None, loss_unit=None, scale=None, drop_missing=False) -> "Fit":
+            family=None, loss_unit=None, scale=None, drop_missing=False,
+            method="nuts") -> "Fit":
     """Fit ``law`` to ``data`` (see :meth:`bayeslaws.laws.Law.fit`)."""
+    if method not in METHODS:
+        raise SpecError(f"method must be one of {METHODS}, not {method!r}")
+    if method == laplace.METHOD or sampler == laplace.METHOD:
+        # the quick, approximate fit (a refit of a quick fit has sampler "laplace" in its config)
+        return laplace.fit_laplace(law, data, seed=seed, draws=draws, chains=chains,
+                                   family_column=family_column, extrapolation=extrapolation,
+                                   columns=columns, family=family, loss_unit=loss_unit,
+                                   scale=scale, drop_missing=drop_missing)
     source = mapping.source(columns, family=family,
                             family_column=None if family_column == "family" else family_column,
                             loss_unit=loss_unit, scale=scale, drop_missing=drop_missing)

@@ -19,6 +19,7 @@ import pandas as pd
 from . import diagnostics as diag_mod
 from . import hierarchy
 from ._version import __version__
+from .fit import approximate_note
 from .intervals import DEFAULT_PROB, check_prob
 from .progress import Steps
 
@@ -95,7 +96,10 @@ def _diagnostics_html(fit) -> str:
     c = fit.config
     status = ('<span class="ok">converged</span>' if not found else
               '<span class="bad">not converged: ' + html.escape("; ".join(found)) + "</span>")
-    parts = [f"<p>Sampler: {html.escape(str(c.get('sampler')))} NUTS, {c['chains']} chains × "
+    sampler = f"{c.get('sampler')} NUTS"
+    if approximate_note(fit):  # a quick fit: independent Gaussian draws, no sampler to check
+        sampler = "Laplace approximation at the posterior mode (not NUTS)"
+    parts = [f"<p>Sampler: {html.escape(sampler)}, {c['chains']} chains × "
              f"{c['draws']} draws after {c.get('tune', '?')} tuning steps, seed {c.get('seed')}, "
              f"target acceptance {c.get('target_accept')}. Status: {status}.</p>",
              f"<p>Worst R-hat {worst_rhat:.3f} (limit {diag_mod.RHAT_MAX}); smallest bulk ESS "
@@ -232,7 +236,8 @@ def build_report(fit, *, target: float | None = None, holdout: pd.DataFrame | No
     pct = f"{round(100 * prob)}%"
     pooling = ", ".join(f"{k}: {v}" for k, v in law.pooling.items())
     body = f"""
-<h1>bayeslaws report: {html.escape(law.name)}</h1>
+<h1>bayeslaws report: {html.escape(law.name)}{' (approximate)' if approximate_note(fit) else ''}</h1>
+{f'<p class="bad">{html.escape(approximate_note(fit))}</p>' if approximate_note(fit) else ''}
 <p class="muted">bayeslaws {__version__}; {len(frame)} runs, {len(fit.families)} famil{'y' if len(fit.families) == 1 else 'ies'}; intervals are equal-tailed {pct} posterior intervals.</p>
 <nav><a href="#law">Law</a><a href="#data">Data</a><a href="#posterior">Posterior</a>
 <a href="#diagnostics">Diagnostics</a><a href="#forecasts">Forecasts</a><a href="#figures">Figures</a></nav>

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from .output import (_check_folder, _fit_options, _print_densing, _print_table, _read_runs,
-                     _source, _write_csv)
+from .output import (_check_folder, _fit_options, _note_approximate, _print_densing,
+                     _print_table, _read_runs, _source, _write_csv)
 
 def cmd_datasets(args) -> None:
     from .. import datasets
@@ -84,6 +84,8 @@ def cmd_fit(args) -> None:
             sampler[key] = getattr(args, key)
     if args.no_extrapolation:
         sampler["extrapolation"] = None
+    if args.quick:  # the quick approximate fit (bayeslaws.laplace); NUTS settings do not apply
+        sampler["method"] = "laplace"
     fit = law.fit(data, progress=not args.quiet, **sampler, **_fit_options(source))
     if fit.config.get("extrapolation"):
         # Learn the discrepancy now, so the saved fit forecasts beyond its data honestly.
@@ -100,6 +102,7 @@ def cmd_fit(args) -> None:
                   f"data [{s['lower']:.4f}, {s['upper']:.4f}], from {found.folds} backtests",
                   file=sys.stderr)
     fit.save(out)
+    _note_approximate(fit)
     if not args.quiet:
         _print_table(fit.summary())
         if law.name == "densing" and "date" in fit.data:
@@ -144,6 +147,7 @@ def cmd_predict(args) -> None:
             rows, canonical = _read_runs(args, first, args.data)
             pred = chain(first, fit).predict(canonical, seed=args.seed)
             table = pred.interval(prob)
+            _note_approximate(first)
         else:
             rows, canonical = _read_runs(args, fit, args.data)
             pred = fit.predict(canonical, seed=args.seed, new_families=args.new_family)
@@ -164,6 +168,7 @@ def cmd_predict(args) -> None:
                  if fit.config.get("extrapolation", "backtest") else
                  "this fit has no extrapolation discrepancy (--no-extrapolation), so their "
                  "intervals are too narrow there"), file=sys.stderr)
+    _note_approximate(fit)
     if args.out:
         _write_csv(table, args.out, index=False)
         print(f"wrote {args.out} ({len(table)} rows)", file=sys.stderr)
@@ -234,6 +239,7 @@ def cmd_plot(args) -> None:
     if args.kind != "design" and (args.target_flops is not None or args.budget is not None):
         raise BayeslawsError("--target-flops and --budget apply to --kind design")
     plot(fit, args.kind, args.out, **kwargs)
+    _note_approximate(fit)
     print(f"wrote {args.out}", file=sys.stderr)
 
 
@@ -244,6 +250,7 @@ def cmd_design(args) -> None:
     if args.out:
         _check_folder(args.out)
     fit = load(args.fit)
+    _note_approximate(fit)
     candidates = read_table(args.candidates) if args.candidates else None
     result = fit.design(target=args.target_flops, budget=args.budget, candidates=candidates,
                         quantity=args.quantity, family=args.family, seed=args.seed)
@@ -269,6 +276,7 @@ def cmd_report(args) -> None:
     fit = load(args.fit)
     holdout = _read_runs(args, fit, args.holdout)[1] if args.holdout else None
     write_report(fit, args.out, target=args.flops, holdout=holdout, progress=not args.quiet)
+    _note_approximate(fit)
     print(f"wrote {args.out}", file=sys.stderr)
 
 

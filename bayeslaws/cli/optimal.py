@@ -3,7 +3,7 @@ law's own: optimal vocabulary, batch size and learning rate, teacher, bits per p
 
 from __future__ import annotations
 
-from .output import _print_densing, _print_table, _write_csv
+from .output import _note_approximate, _print_densing, _print_table, _write_csv
 
 def cmd_optimal(args) -> None:
     from ..io import load
@@ -12,6 +12,7 @@ def cmd_optimal(args) -> None:
 
     prob = check_prob(args.prob)
     fit = load(args.fit)
+    _note_approximate(fit)
     name = fit.law.name
     if args.mixture or name == "mixture" or args.candidates:
         _optimal_mixture(fit, args, prob)

@@ -66,3 +66,12 @@ def _print_densing(fit, prob) -> None:
           "3.3 months (arXiv:2412.04315), 3.5 (Nature MI 2025):")
     _print_table(trend.table(prob))
     print()
+
+
+def _note_approximate(fit) -> None:
+    """One stderr line when ``fit`` is a quick (Laplace) fit: its numbers are approximate."""
+    from ..fit import approximate_note
+
+    note = approximate_note(fit)
+    if note:
+        print(f"note: {note}", file=sys.stderr)

@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="adapt a dense mass matrix in NUTS (parameters that trade off linearly)")
     f.add_argument("--float32", action="store_true", default=None,
                    help="single precision (numpyro only; faster on a GPU)")
+    f.add_argument("--quick", action="store_true",
+                   help="approximate fit in about a second: a Gaussian at the posterior mode "
+                        "(Laplace), not NUTS; labelled approximate everywhere; for exploring")
     f.add_argument("--input", help="input column of power-law, bnsl or m4 (flops, params, tokens or "
                    "seen_examples)")
     f.add_argument("--sources", help="mixture: the source columns (proportions), comma-separated")

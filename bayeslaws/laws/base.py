@@ -255,7 +255,7 @@ class Law:
             family_column: str = "family", extrapolation: str | None = "backtest",
             dense_mass: bool = False, float32: bool = False, columns: dict | None = None,
             family: str | None = None, loss_unit: str | None = None, scale: dict | None = None,
-            drop_missing: bool = False):
+            drop_missing: bool = False, method: str = "nuts"):
         """Sample the posterior of the law given a run table.
 
         Parameters
@@ -302,6 +302,10 @@ class Law:
             millions or billions without it raise DataError.
         drop_missing : bool
             Drop rows with an empty value in a used column (with a warning saying how many).
+        method : {"nuts", "laplace"}
+            ``"laplace"``: a quick approximate fit (a Gaussian at the posterior mode, about a
+            second; :mod:`bayeslaws.laplace`), labelled approximate in every output; NUTS
+            settings then do not apply. For exploring; refit with NUTS for final numbers.
 
         Returns
         -------
@@ -311,7 +315,8 @@ class Law:
                        sampler=sampler, target_accept=target_accept, progress=progress,
                        family_column=family_column, extrapolation=extrapolation,
                        dense_mass=dense_mass, float32=float32, columns=columns, family=family,
-                       loss_unit=loss_unit, scale=scale, drop_missing=drop_missing)
+                       loss_unit=loss_unit, scale=scale, drop_missing=drop_missing,
+                       method=method)
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options().items())

@@ -114,7 +114,7 @@ def plot_isoflop(fit, budgets=None, path=None, *, family: str | None = None, n_g
     ax.legend(handles, labels, fontsize=8.5, loc="upper right")
     ax.set_title(f"IsoFLOP profiles of {family}: {law.formula_text}", fontsize=11)
     fig.tight_layout()
-    _save(fig, path)
+    _save(fig, path, fit)
     return fig
 
 
@@ -185,5 +185,5 @@ def plot_frontier(fit, path=None, *, flops=None, families=None, published: bool 
     rows = _legend_below(fig, handles + bh, labels + bl_, ncol=4)
     _finish(fig, f"Compute-optimal allocation under C = 6ND ({fit.law.name}); shaded: beyond "
                  "the largest fitted run", legend_rows=rows)
-    _save(fig, path)
+    _save(fig, path, fit)
     return fig

@@ -94,9 +94,31 @@ def _target_label(law) -> str:
     return LABELS.get(law.target, law.target)
 
 
-def _save(fig, path) -> None:
+def _save(fig, path, fit=None) -> None:
+    """Label the figure of a quick fit approximate (:func:`_mark_approximate`); write a PNG."""
+    if fit is not None:
+        _mark_approximate(fig, fit)
     if path is not None:
         atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
+
+
+def _mark_approximate(fig, fit) -> None:
+    """Prefix the title of a quick (Laplace) fit's figure (its suptitle, else its first panel's)
+    with "[approximate]" and write the label in its bottom-right corner
+    (:func:`bayeslaws.fit.approximate_note`). Figures of NUTS fits are left alone."""
+    from ..fit import approximate_note
+
+    if approximate_note(fit) is None or getattr(fig, "_bayeslaws_approx", False):
+        return
+    title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    if title:  # a slightly smaller font keeps the longer title on the figure
+        fig.suptitle(f"[approximate] {title}", fontsize=10, color="firebrick")
+    elif fig.axes and fig.axes[0].get_title():  # one-panel figures title their axes
+        ax = fig.axes[0]
+        ax.set_title(f"[approximate] {ax.get_title()}", color="firebrick")
+    fig.text(0.995, 0.005, "approximate (Laplace) fit, not NUTS", ha="right", va="bottom",
+             fontsize=8, color="firebrick")
+    fig._bayeslaws_approx = True
 
 
 def _quantiles(draws, probs=BAND_PROBS) -> dict:

@@ -91,5 +91,5 @@ def plot_design(fit, path=None, *, target=None, budget=None, design=None, candid
                  f"{design.width90_now:.3g} -> {design.width90_now * design.sd_after / design.sd_now:.3g}"
                  " (log scale)", fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    _save(fig, path, fit)
     return fig

@@ -110,7 +110,7 @@ def plot_fit(fit, path=None, *, holdout: pd.DataFrame | None = None, n_grid: int
     held_at = f";\n{', '.join(others)} at each family's median" if others else ""
     _finish(fig, f"{law.name}: {law.formula_text}   (median, 50% and 90% credible bands"
             f"{held_at})", legend_rows=rows)
-    _save(fig, path)
+    _save(fig, path, fit)
     return fig
 
 

@@ -179,5 +179,5 @@ def plot_forecast(fit, target=None, path=None, *, tokens_per_param: float | None
     ax.legend(handles + bh, labels + bl_, fontsize=8.5, loc="upper right", frameon=True)
     ax.set_title(f"{law.name}: forecast to {at} (posterior predictive)", fontsize=11)
     fig.tight_layout()
-    _save(fig, path)
+    _save(fig, path, fit)
     return fig

@@ -76,5 +76,5 @@ def plot_forest(fit, path=None, *, params=None):
         row[0].set_yticks(ypos, labels)
     note = " (shaded: population, i.e. a new family, 90%)" if has_pop and len(fit.families) > 1 else ""
     _finish(fig, f"{law.name} parameters: median, 50% and 90% intervals{note}")
-    _save(fig, path)
+    _save(fig, path, fit)
     return fig

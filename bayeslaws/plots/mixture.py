@@ -63,5 +63,5 @@ def plot_mixture(fit, path=None, *, family: str | None = None, base=None, source
     what = f" ({family})" if family is not None else ""
     _finish(fig, f"{law.name} ({law.form}){what}: loss along each source's share, the others in "
                  "the mean fitted proportions; grey = beyond the fitted shares", legend_rows=rows)
-    _save(fig, path)
+    _save(fig, path, fit)
     return fig
