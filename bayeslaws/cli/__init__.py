@@ -35,6 +35,14 @@ def _showwarning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {category.__name__}: {message}", file=sys.stderr)
 
 
+def _load_plugins(args) -> None:
+    """Import the --plugin modules (before and after the subcommand), so their laws exist."""
+    from ..plugins import load_plugins
+
+    load_plugins(list(getattr(args, "plugins", None) or [])
+                 + list(getattr(args, "sub_plugins", None) or []))
+
+
 def main(argv=None) -> int:
     """Run the CLI; return the exit code (also used as the console-script entry point)."""
     from ..errors import BayeslawsError
@@ -51,6 +59,7 @@ def main(argv=None) -> int:
     guard = _InterruptGuard()
     try:
         with guard:
+            _load_plugins(args)
             COMMANDS[args.command](args)
     except (BayeslawsError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)

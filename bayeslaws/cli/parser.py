@@ -224,4 +224,19 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--chains", type=_positive_int, default=4)
     d.add_argument("--seed", type=_seed, default=0)
     d.add_argument("--quiet", action="store_true")
+    _add_plugin_option(p, sub)
     return p
+
+
+_PLUGIN_HELP = ("import a module that defines and registers your own law before the command "
+                "runs: a .py file or an importable module name (repeatable)")
+
+
+def _add_plugin_option(top, sub) -> None:
+    """``--plugin`` on the program and on every subcommand, before or after its name; the two
+    land in ``plugins`` and ``sub_plugins`` (a subcommand's namespace would replace the top's)."""
+    top.add_argument("--plugin", dest="plugins", action="append", metavar="MODULE.py",
+                     help=_PLUGIN_HELP)
+    for parser in sub.choices.values():
+        parser.add_argument("--plugin", dest="sub_plugins", action="append",
+                            metavar="MODULE.py", default=argparse.SUPPRESS, help=_PLUGIN_HELP)
