@@ -71,6 +71,7 @@ def _dataset_to_frame(ds: xr.Dataset) -> pd.DataFrame:
         out[col] = values.astype(str) if values.dtype.kind in "OSU" else values
     frame = pd.DataFrame(out, columns=cols)
     frame.attrs["bayeslaws_canonical"] = True  # a fit's data: bayeslaws' columns and units
+    frame.attrs["bayeslaws_checked"] = True  # ... warned about when it was fitted (data.CHECKED)
     return frame
 
 
