@@ -161,7 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--candidates", help="mixture: CSV of candidate mixtures (one column per "
                    "source; default random Dirichlet mixtures plus the fitted ones)")
     o.add_argument("--prob", type=_float, default=0.9)
-    o.add_argument("--out", help="also write the table as CSV")
+    o.add_argument("--long", action="store_true",
+                   help="compute-optimal allocation: today's full numeric table (median, lower, "
+                        "upper of each quantity; every family and the population) instead of "
+                        "the compact one")
+    o.add_argument("--out", help="also write the table as CSV (always the full numeric table)")
 
     c = sub.add_parser("compare", help="compare fits of the same rows by PSIS-LOO (with fallbacks)")
     c.add_argument("fits", nargs="+", help="two or more FIT.nc files of the same rows and target")
@@ -178,7 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--holdout", help="held-out rows fixed in advance (CSV, or a bundled dataset "
                    "name: its rows outside the fit selection): each fit forecasts them and is "
                    "scored there (ho_* columns: held-out elpd, RMSE of log, coverage, CRPS)")
-    c.add_argument("--out", help="also write the table as CSV")
+    c.add_argument("--long", action="store_true",
+                   help="print the full table (every column: p_worse, p_loo, Pareto k, ArviZ's "
+                        "diagnostics, all scores) instead of the compact one")
+    c.add_argument("--out", help="also write the table as CSV (always the full table)")
     _add_data_options(c, what="of --holdout; default: the first fit's")
 
     pl = sub.add_parser("plot", help="plot a fitted law with credible bands")
