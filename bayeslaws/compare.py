@@ -511,8 +511,9 @@ def plain_verdict(table: pd.DataFrame, short: dict | None = None) -> str:
         diff = max(-float(table.loc[n, "elpd_diff"]), 0.0) + 0.0  # + 0.0: never "-0.0"
         dse = float(table.loc[n, "dse"])
         clear = diff >= SMALL_DIFF and diff >= 2 * dse
-        return (f"{name(n)} is worse by {diff:.1f} ± {dse:.1f} elpd "
-                f"({'clearly' if clear else 'within noise'})", clear)
+        text = (f"{name(n)} is worse by {diff:.1f} ± {dse:.1f} elpd "
+                f"({'clearly' if clear else 'within noise'})")
+        return text, clear
 
     parts = [worse(n) for n in table.index[1:]]
     if parts[0][1]:
