@@ -461,19 +461,96 @@ def compare(fits: dict, *, extrapolation: pd.DataFrame | bool | None = True,
     if holdout is not None:
         table = join_scores(table, holdout_scores(fits, holdout, seed=seed))
     notes = head + [f"{n}: {note}" for n, r in results.items() for note in r.notes]
-    line = verdict(table)
-    if "ho_elpd" in table:
-        best = table["ho_elpd"].astype(float).idxmax()
-        err = ", ".join(f"{n} {table.loc[n, 'ho_rmse_log']:.3g}" for n in table.index)
-        line += (f" On the {int(table.loc[best, 'ho_rows'])} held-out rows, {best} has the highest "
-                 f"log predictive density ({table.loc[best, 'ho_elpd']:.1f}); RMSE of log: {err}.")
-    if "llo_crps_log" in table:
-        best = table["llo_crps_log"].astype(float).idxmin()
-        cov = ", ".join(f"{n} {table.loc[n, 'llo_coverage_90']:.0%}" for n in table.index)
-        line += (f" Forecasting the largest 15% of runs from the rest, {best} scores best "
-                 f"(CRPS {table.loc[best, 'llo_crps_log']:.3g}); 90% intervals cover {cov}.")
+    line = verdict(table) + _score_sentences(table)
     table.attrs = {"verdict": line, "notes": notes}
     return table
+
+
+def _score_sentences(table: pd.DataFrame, name=str) -> str:
+    """The held-out and leave-largest-out sentences of the verdict (empty without those
+    columns); ``name`` maps a fit's index label to how the sentence names it."""
+    line = ""
+    if "ho_elpd" in table:
+        best = table["ho_elpd"].astype(float).idxmax()
+        err = ", ".join(f"{name(n)} {table.loc[n, 'ho_rmse_log']:.3g}" for n in table.index)
+        line += (f" On the {int(table.loc[best, 'ho_rows'])} held-out rows, {name(best)} has the "
+                 f"highest log predictive density ({table.loc[best, 'ho_elpd']:.1f}); RMSE of "
+                 f"log: {err}.")
+    if "llo_crps_log" in table:
+        best = table["llo_crps_log"].astype(float).idxmin()
+        cov = ", ".join(f"{name(n)} {table.loc[n, 'llo_coverage_90']:.0%}" for n in table.index)
+        line += (f" Forecasting the largest 15% of runs from the rest, {name(best)} scores best "
+                 f"(CRPS {table.loc[best, 'llo_crps_log']:.3g}); 90% intervals cover {cov}.")
+    return line
+
+
+def _namer(table: pd.DataFrame, short: dict | None):
+    """Name fits by ``short`` (e.g. the law's name) where those names are unique, else by the
+    table's labels."""
+    short = dict(short or {})
+    names = [short.get(n, n) for n in table.index]
+    if len(set(names)) < len(names):
+        return str
+    return lambda n: str(short.get(n, n))
+
+
+def plain_verdict(table: pd.DataFrame, short: dict | None = None) -> str:
+    """The verdict of a :func:`compare` table in plain words, each other fit against the best.
+
+    E.g. "chinchilla predicts left-out runs best; kaplan is worse by 12.3 ± 4.1 elpd
+    (clearly)". A difference is clear when it is at least :data:`SMALL_DIFF` and twice its
+    standard error (Sivula et al. 2025), as in :func:`verdict`. ``short`` names the fits
+    (``{label: name}``, e.g. the law's name) where those names are unique.
+    """
+    name = _namer(table, short)
+    best = table.index[0]
+    if len(table) < 2:
+        return f"only {name(best)} was compared"
+
+    def worse(n) -> tuple[str, bool]:
+        diff = max(-float(table.loc[n, "elpd_diff"]), 0.0) + 0.0  # + 0.0: never "-0.0"
+        dse = float(table.loc[n, "dse"])
+        clear = diff >= SMALL_DIFF and diff >= 2 * dse
+        text = (f"{name(n)} is worse by {diff:.1f} ± {dse:.1f} elpd "
+                f"({'clearly' if clear else 'within noise'})")
+        return text, clear
+
+    parts = [worse(n) for n in table.index[1:]]
+    if parts[0][1]:
+        head = f"{name(best)} predicts left-out runs best"
+    else:
+        head = (f"no clear winner: {name(best)} ranks first but {name(table.index[1])} predicts "
+                "left-out runs about as well (keep both or average them)")
+    return "; ".join([head, *(text for text, _ in parts)]) + "." + _score_sentences(table, name)
+
+
+def brief_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A compact, readable view of a :func:`compare` table (what ``bayeslaws compare`` prints
+    by default): rank from 1, elpd and its difference to the best as "value ± se", the stacking
+    weight, how the elpd was estimated and how many rows PSIS did not trust, then the
+    leave-largest-out and held-out scores when present. The full table is unchanged."""
+    out = pd.DataFrame(index=table.index)
+    out["rank"] = table["rank"].astype(int) + 1
+    out["elpd"] = [f"{e:.1f} ± {s:.1f}" for e, s in zip(table["elpd"], table["se"])]
+    out["vs best"] = ["best" if i == 0 else f"{min(d, 0.0) + 0.0:.1f} ± {s:.1f}"
+                      for i, (d, s) in enumerate(zip(table["elpd_diff"], table["dse"]))]
+    out["weight"] = [f"{w:.2f}" for w in table["weight"]]
+    checks = []
+    for method, high in zip(table["cv"], table["n_high_k"]):
+        if int(high) == 0:
+            checks.append(f"{method}, all rows ok")
+        elif method == "psis-loo":
+            checks.append(f"psis-loo, {int(high)} rows unreliable (Pareto k)")
+        else:
+            checks.append(f"{method} ({int(high)} high-k rows)")
+    out["estimated by"] = checks
+    if "llo_coverage_90" in table:
+        out["largest 15%: 90% cover"] = [f"{v:.0%}" for v in table["llo_coverage_90"].astype(float)]
+        out["CRPS"] = [f"{v:.3g}" for v in table["llo_crps_log"].astype(float)]
+    if "ho_elpd" in table:
+        out["held-out elpd"] = [f"{v:.1f}" for v in table["ho_elpd"].astype(float)]
+        out["held-out RMSE(log)"] = [f"{v:.3g}" for v in table["ho_rmse_log"].astype(float)]
+    return out
 
 
 def join_scores(table: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:

@@ -161,6 +161,12 @@ def _warn_thin_families(law, family: np.ndarray) -> None:
                       "from the other families, or add runs", UserWarning, stacklevel=3)
 
 
+#: ``DataFrame.attrs`` flag of a table that :func:`prepare` has already checked (a fit's data,
+#: and the slices of it that backtests refit): its data-quality warnings (duplicate rows, thin
+#: families) were given once, when it was fitted, and are not repeated.
+CHECKED = "bayeslaws_checked"
+
+
 def prepare(law, data, *, family_column: str = "family", require_target: bool = True) -> RunTable:
     """Validate a run table for ``law`` and return a :class:`RunTable`.
 
@@ -179,6 +185,11 @@ def prepare(law, data, *, family_column: str = "family", require_target: bool = 
     ------
     DataError
         Naming the column, the rows and the fix.
+
+    Notes
+    -----
+    The returned frame carries the :data:`CHECKED` flag in its ``attrs``; a table that carries
+    it (a fit's data, checked when it was fitted) is validated again but not warned about again.
     """
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"expected a pandas DataFrame of runs, got {type(data).__name__}; "
@@ -243,11 +254,13 @@ def prepare(law, data, *, family_column: str = "family", require_target: bool = 
     else:
         family = np.array(["all"] * len(frame), dtype=object)
 
-    if require_target:
+    if require_target and not data.attrs.get(CHECKED):
         _warn_thin_families(law, family)
         dup = np.flatnonzero(frame.duplicated(keep=False).to_numpy())
         if dup.size:
             warnings.warn(f"{format_rows(dup)} are exact duplicates of another row (every column "
                           "equal); they count as separate runs. Drop them if they were entered "
                           "twice", UserWarning, stacklevel=2)
+    if require_target:
+        frame.attrs[CHECKED] = True
     return RunTable(frame=frame, x=x, y=y, family=family, has_family=has_family, notes=notes)

@@ -2,6 +2,12 @@
 
 Thresholds follow the design: R-hat above 1.01, bulk ESS below 100 per chain, or any divergence
 raises :class:`bayeslaws.ConvergenceWarning` naming the parameters and the remedy.
+
+Parameters are named as in the paper (:func:`describe`: ``log_E_z`` reads "E (per-family
+offsets)", ``log_A0_sigma`` "spread of A0 across families"), with the sampled variable in
+brackets. In a fit of one family the between-family spread ``X_sigma`` of a partially pooled
+parameter is sampled from its prior and enters nothing else (the family's value is ``X_mu``;
+there are no offsets ``X_z``), so it is not checked (:func:`unused`).
 """
 
 from __future__ import annotations
@@ -40,16 +46,75 @@ def diagnose(idata, var_names: list[str]) -> dict:
     return {"rhat": rhat, "ess_bulk": ess, "divergences": div, "chains": chains}
 
 
+#: Sampled hierarchy variables: suffix -> how the parameter ``{p}`` reads.
+_ROLES = {"_mu": "{p} (population mean)", "_sigma": "spread of {p} across families",
+          "_z": "{p} (per-family offsets)"}
+#: Model variables that are not law parameters.
+_OTHER = {"sigma": "noise scale", "nu": "noise tail weight (Student-t nu)",
+          "centred_w": "per-family parameters (preconditioned)"}
+
+
+def _split(name: str) -> tuple[str, str]:
+    """``(sampled parameter, role suffix)`` of a model variable: ``log_E_z`` -> ``(log_E, _z)``."""
+    for suffix in _ROLES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)], suffix
+    return name, ""
+
+
+def unused(names) -> set[str]:
+    """Variables among ``names`` that the likelihood does not depend on.
+
+    ``X_sigma`` (the between-family sd of a partially pooled parameter) enters the model only
+    through the per-family offsets ``X_z``, the centred per-family values ``X`` or the
+    preconditioned block ``centred_w``; when none of them is sampled (a fit of one family,
+    :func:`bayeslaws.hierarchy.build_params`) it is drawn from its prior and affects nothing.
+    """
+    names = set(names)
+    out = set()
+    for name in names:
+        base, role = _split(name)
+        if role == "_sigma" and not ({f"{base}_z", base, "centred_w"} & names):
+            out.add(name)
+    return out
+
+
+def describe(name: str, names=()) -> str:
+    """A model variable as the paper names it, the sampled name in brackets.
+
+    ``log_E_z`` -> ``"E (per-family offsets) [log_E_z]"``, ``log_A0_sigma`` -> ``"spread of A0
+    across families [log_A0_sigma]"``, ``sigma`` -> ``"noise scale [sigma]"``. ``names`` (all
+    variables of the fit) tells a fit of one family, where ``X_mu`` is the family's value itself.
+    """
+    if name in _OTHER:
+        return f"{_OTHER[name]} [{name}]"
+    base, role = _split(name)
+    param = base[4:] if base.startswith("log_") and len(base) > 4 else base
+    if not role:
+        return param if param == name else f"{param} [{name}]"
+    if role == "_mu" and f"{base}_sigma" in unused(names):
+        return f"{param} [{name}]"  # one family: the mean is the family's value
+    return f"{_ROLES[role].format(p=param)} [{name}]"
+
+
 def problems(report: dict) -> list[str]:
-    """Human-readable convergence problems in a :func:`diagnose` report (empty when fine)."""
+    """Human-readable convergence problems in a :func:`diagnose` report (empty when fine).
+
+    Parameters are named by :func:`describe`; variables the likelihood does not depend on
+    (:func:`unused`: the between-family spreads of a one-family fit) are not checked.
+    """
     out = []
-    bad_rhat = {k: v for k, v in report["rhat"].items() if not v <= RHAT_MAX}
+    names = set(report["rhat"]) | set(report["ess_bulk"])
+    skip = unused(names)
+    bad_rhat = {k: v for k, v in report["rhat"].items() if not v <= RHAT_MAX and k not in skip}
     min_ess = ESS_PER_CHAIN_MIN * report["chains"]
-    bad_ess = {k: v for k, v in report["ess_bulk"].items() if not v >= min_ess}
+    bad_ess = {k: v for k, v in report["ess_bulk"].items() if not v >= min_ess and k not in skip}
     if bad_rhat:
-        out.append("R-hat > %.2f for %s" % (RHAT_MAX, ", ".join(f"{k} ({v:.3f})" for k, v in bad_rhat.items())))
+        out.append("R-hat > %.2f for %s" % (RHAT_MAX, ", ".join(
+            f"{describe(k, names)} = {v:.3f}" for k, v in bad_rhat.items())))
     if bad_ess:
-        out.append("bulk ESS < %d for %s" % (min_ess, ", ".join(f"{k} ({v:.0f})" for k, v in bad_ess.items())))
+        out.append("bulk ESS < %d for %s" % (min_ess, ", ".join(
+            f"{describe(k, names)} = {v:.0f}" for k, v in bad_ess.items())))
     if report["divergences"]:
         out.append(f"{report['divergences']} divergent transitions")
     return out

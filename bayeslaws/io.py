@@ -26,6 +26,7 @@ from .errors import FitFileError, SpecError
 from .files import atomic_write, remove_pending  # noqa: F401  (re-exported: bayeslaws.io.atomic_write)
 from .fit import Fit
 from .laws import from_spec, registered
+from .plugins import missing_law_message, origin
 
 #: Marker and format version written into every fit file.
 FORMAT = "bayeslaws-fit"
@@ -70,6 +71,7 @@ def _dataset_to_frame(ds: xr.Dataset) -> pd.DataFrame:
         out[col] = values.astype(str) if values.dtype.kind in "OSU" else values
     frame = pd.DataFrame(out, columns=cols)
     frame.attrs["bayeslaws_canonical"] = True  # a fit's data: bayeslaws' columns and units
+    frame.attrs["bayeslaws_checked"] = True  # ... warned about when it was fitted (data.CHECKED)
     return frame
 
 
@@ -95,7 +97,9 @@ def checksum(tree) -> str:
 def save(fit, path, *, log_likelihood: bool = False) -> None:
     """Write ``fit`` to ``path`` (netCDF4/HDF5) atomically.
 
-    The root attributes hold the format marker, the law spec, the sampler config, the families,
+    The root attributes hold the format marker, the law spec and where the law was defined
+    (``law_origin``: its module and file, :func:`bayeslaws.plugins.origin`), the sampler
+    config, the families,
     the convergence notes, the library versions of the fit and a :func:`checksum`; ``fit_data``
     holds the training table. The pointwise log-likelihood (draws x rows: gigabytes for a big
     fit) is written only with ``log_likelihood=True``; a loaded fit recomputes it, identically,
@@ -119,6 +123,7 @@ def save(fit, path, *, log_likelihood: bool = False) -> None:
         "bayeslaws_format": FORMAT,
         "bayeslaws_format_version": FORMAT_VERSION,
         "law": json.dumps(fit.law.spec()),
+        "law_origin": json.dumps(origin(type(fit.law))),
         "config": json.dumps(fit.config),
         "families": json.dumps(fit.families),
         "convergence": json.dumps(fit.convergence),
@@ -172,6 +177,22 @@ def _with_legacy_options(spec: dict) -> dict:
     return spec
 
 
+def _law_name(attrs) -> str | None:
+    try:
+        return str(json.loads(attrs["law"])["law"])
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _law_origin(attrs) -> dict | None:
+    """Where the fitted law was defined (:func:`bayeslaws.plugins.origin`), if recorded."""
+    try:
+        found = json.loads(attrs["law_origin"])
+        return found if isinstance(found, dict) else None
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
 def load(path):
     """Read a fit written by :func:`save` (or :meth:`bayeslaws.fit.Fit.save`).
 
@@ -180,7 +201,10 @@ def load(path):
     FitFileError
         When the file is missing, unreadable, truncated, damaged (checksum mismatch), not a
         bayeslaws fit, lacks the law or the ``posterior`` / ``fit_data`` groups, or was written
-        by a newer format version.
+        by a newer format version; or when its law is not registered in this process (a
+        user's law: the message names the file or module recorded as the law's origin and says
+        to import it first or pass ``--plugin`` on the command line; it is never imported
+        silently).
 
     Notes
     -----
@@ -229,6 +253,9 @@ def load(path):
         convergence = list(json.loads(attrs.get("convergence", "[]")))
         recorded = dict(json.loads(attrs.get("versions", "{}")))
     except SpecError as exc:
+        name = _law_name(attrs)
+        if name and registered(name) is None:
+            raise FitFileError(f"{path}: {missing_law_message(name, _law_origin(attrs))}") from None
         raise FitFileError(f"{path}: the fitted law cannot be rebuilt here ({exc}); use the "
                            "bayeslaws version (and plugins) that wrote it") from None
     except (KeyError, ValueError, TypeError) as exc:
@@ -244,4 +271,5 @@ def load(path):
     fit.source = path  # where it was read from (a loaded fit lacking a discrepancy says so)
     fit.convergence = convergence
     fit.versions = recorded
+    fit.law_origin = _law_origin(attrs)
     return fit

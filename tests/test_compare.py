@@ -139,10 +139,10 @@ def test_cli_compare_prints_table_and_verdict(small_fit, kaplan_small, tmp_path,
                      "--fallback", "none", "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 0
-    assert "verdict: chin predicts left-out runs best" in printed
-    assert "note: chin:" in printed and "Pareto k" in printed
+    assert "verdict: chinchilla predicts left-out runs best" in printed
+    assert "note: chinchilla (chin.nc):" in printed and "Pareto k" in printed
     written = pd.read_csv(out, index_col=0)
-    assert written.index.tolist() == ["chin", "kap"]
+    assert written.index.tolist() == ["chinchilla (chin.nc)", "kaplan (kap.nc)"]
     # Leave-largest-out scores beside LOO (one refit per fit on the smaller 85% of runs).
     for col in ("llo_coverage_50", "llo_coverage_90", "llo_crps_log", "llo_abs_rel_err"):
         assert col in written
@@ -150,7 +150,8 @@ def test_cli_compare_prints_table_and_verdict(small_fit, kaplan_small, tmp_path,
     assert rows[0] == rows[1] and 2 <= rows[0] <= 8  # the top 15% by compute (ties kept together)
     assert ((written["llo_coverage_90"] >= 0) & (written["llo_coverage_90"] <= 1)).all()
     # the true law (chinchilla) forecasts its own largest runs better than kaplan
-    assert written.loc["chin", "llo_crps_log"] < written.loc["kap", "llo_crps_log"]
+    assert (written.loc["chinchilla (chin.nc)", "llo_crps_log"]
+            < written.loc["kaplan (kap.nc)", "llo_crps_log"])
     assert "Forecasting the largest 15% of runs from the rest" in printed
     assert cli.main(["compare", str(tmp_path / "chin.nc")]) == 2
     assert "at least two" in capsys.readouterr().err

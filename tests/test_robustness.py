@@ -379,7 +379,8 @@ def test_unconverged_warning_names_parameters_and_remedy():
     with pytest.warns(bl.ConvergenceWarning) as record:
         found = diagnostics.warn_if_unconverged(report)
     msg = str(record[0].message)
-    assert "R-hat > 1.01 for log_E_mu (1.200)" in msg and "bulk ESS < 200 for log_E_mu (30)" in msg
+    assert "R-hat > 1.01 for E (population mean) [log_E_mu] = 1.200" in msg
+    assert "bulk ESS < 200 for E (population mean) [log_E_mu] = 30" in msg
     assert "sigma" not in msg.split("Remedy")[0] and "3 divergent transitions" in msg
     assert "Remedy" in msg and "target_accept" in msg and len(found) == 3
     fine = {**report, "rhat": {}, "ess_bulk": {}, "divergences": 0}

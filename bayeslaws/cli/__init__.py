@@ -31,8 +31,25 @@ COMMANDS = {"datasets": cmd_datasets, "laws": cmd_laws, "fit": cmd_fit, "predict
             "demo": cmd_demo}
 
 
+#: Warning lines printed by this run of :func:`main`: each is printed once, however often a
+#: step of the command re-checks the same data (filters reset by ``catch_warnings`` would
+#: otherwise let Python show it again).
+_SHOWN: set[str] = set()
+
+
 def _showwarning(message, category, filename, lineno, file=None, line=None):
-    print(f"warning: {category.__name__}: {message}", file=sys.stderr)
+    text = f"warning: {category.__name__}: {message}"
+    if text not in _SHOWN:
+        _SHOWN.add(text)
+        print(text, file=sys.stderr)
+
+
+def _load_plugins(args) -> None:
+    """Import the --plugin modules (before and after the subcommand), so their laws exist."""
+    from ..plugins import load_plugins
+
+    load_plugins(list(getattr(args, "plugins", None) or [])
+                 + list(getattr(args, "sub_plugins", None) or []))
 
 
 def main(argv=None) -> int:
@@ -48,9 +65,11 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return BAD_INPUT
     warnings.showwarning = _showwarning
+    _SHOWN.clear()
     guard = _InterruptGuard()
     try:
         with guard:
+            _load_plugins(args)
             COMMANDS[args.command](args)
     except (BayeslawsError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -184,10 +184,12 @@ def cmd_compare(args) -> None:
 
     if len(args.fits) < 2:
         raise BayeslawsError("compare needs at least two FIT.nc files")
-    fits = {}
+    fits, short = {}, {}
     for path in args.fits:
-        name = os.path.splitext(os.path.basename(path))[0]
-        fits[name if name not in fits else path] = load(path)
+        fit = load(path)
+        label = f"{fit.law.name} ({os.path.basename(path)})"  # e.g. "chinchilla (a.nc)"
+        label = label if label not in fits else f"{fit.law.name} ({path})"
+        fits[label], short[label] = fit, fit.law.name
     if args.out:
         _check_folder(args.out)
     refit = {"draws": args.refit_draws, "tune": args.refit_draws} if args.refit_draws else None
@@ -196,10 +198,23 @@ def cmd_compare(args) -> None:
         holdout = _read_runs(args, next(iter(fits.values())), args.holdout, fit_query=True)[1]
     table = compare(fits, fallback=args.fallback, max_refits=args.max_refits, folds=args.folds,
                     refit=refit, extrapolation=not args.no_extrapolation, holdout=holdout)
-    _print_table(table)
+    if args.long:
+        _print_table(table)
+    else:
+        from ..compare import brief_table
+
+        _print_table(brief_table(table))
     for note in table.attrs["notes"]:
         print(f"note: {note}")
-    print(f"verdict: {table.attrs['verdict']}")
+    if not args.long and (table["diag_diff"] == "N < 100").any():
+        print(f"note: {len(next(iter(fits.values())).data)} runs (fewer than 100): read an elpd "
+              "difference against its se: within 2 se it is no clear difference")
+    if args.long:
+        print(f"verdict: {table.attrs['verdict']}")
+    else:
+        from ..compare import plain_verdict
+
+        print(f"verdict: {plain_verdict(table, short)}")
     if args.out:
         _write_csv(table, args.out)
 

@@ -48,10 +48,60 @@ def cmd_optimal(args) -> None:
                                  f"{name!r} fit's compute-optimal allocation")
         inputs = {"unique_tokens": args.unique_tokens} if args.unique_tokens is not None else None
         table = fit.optimal(args.flops, family=args.family, inputs=inputs).table(prob)
+        if not getattr(args, "long", False):
+            _print_allocation(table, prob, families=len(fit.families), chosen=args.family)
+            if args.out:
+                _write_csv(table, args.out, index=True)
+            return
     _print_table(table)
     if args.out:
         _write_csv(table, args.out, index=name not in ("vocab", "batch-size", "capacity-gap",
                                                        "knowledge"))
+
+
+#: Columns of the compact allocation table: heading, quantity of Optimum.table, significant digits.
+_COMPACT = (("N* (params)", "N_opt", 2), ("D* (tokens)", "D_opt", 2),
+            ("D*/N*", "tokens_per_param", 2), ("loss at optimum", "loss_opt", 4))
+
+
+def _number(value: float, digits: int) -> str:
+    """A number at a glance: ``digits`` significant digits, exponent without '+' or leading
+    zeros (7.1e10, 5.0e9, 20, 2.130)."""
+    text = f"{value:#.{digits}g}"  # '#': keep trailing zeros (5.0e9, 2.130)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return f"{mantissa.rstrip('.')}e{int(exponent)}"
+    return text.rstrip(".")
+
+
+def allocation_table(table, prob: float, *, families: int, chosen: str | None = None):
+    """The compact view of an :meth:`Optimum.table <bayeslaws.optimal.Optimum.table>`: one row
+    per family, each quantity as ``median [lower, upper]`` of readable width.
+
+    A fit of one family shows no ``population`` row unless asked for (``chosen``): a new
+    family's allocation is ten times wider and easy to misread as the fitted one's; with
+    several families it reads "new family (population)".
+    """
+    import pandas as pd
+
+    if families == 1 and chosen is None:
+        table = table.drop(index="population", errors="ignore")
+    rows = {}
+    for family, row in table.iterrows():
+        label = "new family (population)" if family == "population" else str(family)
+        rows[label] = {head: f"{_number(row[f'{q}_median'], d)} [{_number(row[f'{q}_lower'], d)}, "
+                             f"{_number(row[f'{q}_upper'], d)}]" for head, q, d in _COMPACT}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _print_allocation(table, prob: float, *, families: int, chosen: str | None) -> None:
+    flops = float(table["flops"].iloc[0])
+    budget = f"{flops:.3g}".replace("e+", "e")
+    print(f"compute-optimal allocation at C = {budget} FLOPs: median [{prob:.0%} interval]")
+    _print_table(allocation_table(table, prob, families=families, chosen=chosen))
+    hidden = families == 1 and chosen is None and "population" in table.index
+    print("(" + ("a new family's allocation: --family population; " if hidden else "")
+          + "every column as numbers: --long or --out FILE.csv)")
 
 
 def _no_flags(args, name: str, flags) -> None:

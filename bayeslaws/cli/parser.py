@@ -182,7 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--candidates", help="mixture: CSV of candidate mixtures (one column per "
                    "source; default random Dirichlet mixtures plus the fitted ones)")
     o.add_argument("--prob", type=_float, default=0.9)
-    o.add_argument("--out", help="also write the table as CSV")
+    o.add_argument("--long", action="store_true",
+                   help="compute-optimal allocation: today's full numeric table (median, lower, "
+                        "upper of each quantity; every family and the population) instead of "
+                        "the compact one")
+    o.add_argument("--out", help="also write the table as CSV (always the full numeric table)")
 
     c = sub.add_parser("compare", help="compare fits of the same rows by PSIS-LOO (with fallbacks)")
     c.add_argument("fits", nargs="+", help="two or more FIT.nc files of the same rows and target")
@@ -199,7 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--holdout", help="held-out rows fixed in advance (CSV, or a bundled dataset "
                    "name: its rows outside the fit selection): each fit forecasts them and is "
                    "scored there (ho_* columns: held-out elpd, RMSE of log, coverage, CRPS)")
-    c.add_argument("--out", help="also write the table as CSV")
+    c.add_argument("--long", action="store_true",
+                   help="print the full table (every column: p_worse, p_loo, Pareto k, ArviZ's "
+                        "diagnostics, all scores) instead of the compact one")
+    c.add_argument("--out", help="also write the table as CSV (always the full table)")
     _add_data_options(c, what="of --holdout; default: the first fit's")
 
     pl = sub.add_parser("plot", help="plot a fitted law with credible bands")
@@ -249,4 +256,19 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--chains", type=_positive_int, default=4)
     d.add_argument("--seed", type=_seed, default=0)
     d.add_argument("--quiet", action="store_true")
+    _add_plugin_option(p, sub)
     return p
+
+
+_PLUGIN_HELP = ("import a module that defines and registers your own law before the command "
+                "runs: a .py file or an importable module name (repeatable)")
+
+
+def _add_plugin_option(top, sub) -> None:
+    """``--plugin`` on the program and on every subcommand, before or after its name; the two
+    land in ``plugins`` and ``sub_plugins`` (a subcommand's namespace would replace the top's)."""
+    top.add_argument("--plugin", dest="plugins", action="append", metavar="MODULE.py",
+                     help=_PLUGIN_HELP)
+    for parser in sub.choices.values():
+        parser.add_argument("--plugin", dest="sub_plugins", action="append",
+                            metavar="MODULE.py", default=argparse.SUPPRESS, help=_PLUGIN_HELP)

@@ -41,6 +41,10 @@ def get(name: str, **kwargs):
     """Return a law by its kebab-case name, with options (``input=``, ``priors=``, ``pooling=``)."""
     key = _key(name)
     if key not in _REGISTRY:
+        from ..plugins import load_entry_point  # an installed package's law, loaded lazily
+
+        load_entry_point(key)
+    if key not in _REGISTRY:
         close = difflib.get_close_matches(key, _REGISTRY, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise SpecError(f"unknown law {name!r}{hint} Known laws: {', '.join(available())}")
