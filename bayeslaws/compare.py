@@ -35,6 +35,7 @@ import pandas as pd
 import xarray as xr
 
 from .errors import BayeslawsError, ConvergenceWarning
+from .progress import PROGRESS
 
 #: Fallbacks for rows whose Pareto k is high.
 FALLBACKS = ("auto", "refit", "kfold", "none")
@@ -111,11 +112,13 @@ def size_groups(fit, per_decade: int = 4) -> np.ndarray:
     return np.floor(np.log10(fit.data[col].to_numpy(dtype=float)) * per_decade).astype(int)
 
 
-def _refit_wrapper(fit, settings: dict):
+def _refit_wrapper(fit, settings: dict, *, total: int | None = None, label: str = "refit",
+                   progress: bool = False):
     """An ArviZ ``SamplingWrapper`` that refits ``fit.law`` without some rows.
 
     It counts its refits and those that raised a convergence warning (``n_refits``,
-    ``n_unconverged``), which :func:`_refit_note` turns into one note.
+    ``n_unconverged``), which :func:`_refit_note` turns into one note. With ``progress`` each
+    refit shows its sampling line, titled ``"<label>: refit k of total"``.
     """
     import arviz as az
 
@@ -130,9 +133,11 @@ def _refit_wrapper(fit, settings: dict):
                     fit.data[mask].reset_index(drop=True))
 
         def sample(self, modified_observed_data):
-            with warnings.catch_warnings(record=True) as caught:
+            of = f" of {total}" if total else ""
+            with warnings.catch_warnings(record=True) as caught, \
+                    PROGRESS.titled(f"{label}: refit {self.n_refits + 1}{of}"):
                 warnings.simplefilter("always", ConvergenceWarning)
-                refit = fit.law.fit(modified_observed_data, **settings)
+                refit = fit.law.fit(modified_observed_data, progress=progress, **settings)
             self.n_refits += 1
             if any(issubclass(w.category, ConvergenceWarning) for w in caught):
                 self.n_unconverged += 1
@@ -165,7 +170,8 @@ def _refit_settings(fit, refit: dict | None) -> dict:
 
 
 def loo(fit, *, k_threshold: float | None = None, fallback: str = "auto", max_refits: int = 10,
-        folds: int = 10, refit: dict | None = None, seed: int = 0) -> CVResult:
+        folds: int = 10, refit: dict | None = None, seed: int = 0, progress: bool = False,
+        label: str = "compare") -> CVResult:
     """Cross-validated elpd of one fit: PSIS-LOO, with exact refits or K-fold where k is high.
 
     Parameters
@@ -188,6 +194,10 @@ def loo(fit, *, k_threshold: float | None = None, fallback: str = "auto", max_re
         ``fit`` itself.
     seed : int
         Seed of the fold assignment.
+    progress : bool
+        Show each refit's progress line, titled ``label``.
+    label : str
+        What the progress line names (e.g. the fit being scored).
 
     Returns
     -------
@@ -214,14 +224,16 @@ def loo(fit, *, k_threshold: float | None = None, fallback: str = "auto", max_re
         return result
     if fallback == "refit" or (fallback == "auto" and n_high <= max_refits):
         settings = _refit_settings(fit, refit)
-        wrapper = _refit_wrapper(fit, settings)
+        wrapper = _refit_wrapper(fit, settings, total=n_high, label=f"{label}, exact LOO",
+                                 progress=progress)
         result.elpd = az.reloo(wrapper, loo_orig=result.elpd, k_threshold=result.k_threshold,
                                pointwise=True)
         result.method = f"psis-loo + {n_high} exact refit{'s' if n_high > 1 else ''}"
         result.notes = [f"{what}: refitted without each of them (exact LOO for those rows)",
                         *_refit_note(wrapper, settings)]
         return result
-    return kfold(fit, folds=folds, refit=refit, seed=seed, reason=what, k_result=result)
+    return kfold(fit, folds=folds, refit=refit, seed=seed, reason=what, k_result=result,
+                 progress=progress, label=label)
 
 
 def _psis(fit, k_threshold: float | None) -> CVResult:
@@ -237,7 +249,8 @@ def _psis(fit, k_threshold: float | None) -> CVResult:
 
 
 def kfold(fit, *, folds: int = 10, refit: dict | None = None, seed: int = 0,
-          reason: str | None = None, k_result: CVResult | None = None) -> CVResult:
+          reason: str | None = None, k_result: CVResult | None = None, progress: bool = False,
+          label: str = "compare") -> CVResult:
     """Grouped K-fold elpd of one fit: each fold leaves out whole model sizes.
 
     Parameters
@@ -263,7 +276,8 @@ def kfold(fit, *, folds: int = 10, refit: dict | None = None, seed: int = 0,
     if k < 2:
         raise BayeslawsError("grouped K-fold needs runs of at least two model sizes")
     settings = _refit_settings(fit, refit)
-    wrapper = _refit_wrapper(fit, settings)
+    wrapper = _refit_wrapper(fit, settings, total=k, label=f"{label}, {k}-fold",
+                             progress=progress)
     elpd = az.loo_kfold(fit.idata, wrapper, pointwise=True, k=k, group_by=groups, seed=seed)
     head = f"{reason}: " if reason else ""
     notes = [f"{head}grouped {k}-fold cross-validation used (folds keep each model size "
@@ -305,7 +319,8 @@ def verdict(table: pd.DataFrame) -> str:
     return f"{head}; stacking weights {weights}."
 
 
-def extrapolation_scores(fits: dict, *, holdout: float = 0.15, seed: int = 0) -> pd.DataFrame:
+def extrapolation_scores(fits: dict, *, holdout: float = 0.15, seed: int = 0,
+                         progress: bool = False) -> pd.DataFrame:
     """Leave-largest-out scores of each fit (one refit per fit), prefixed ``llo_``.
 
     See :func:`bayeslaws.extrapolation.leave_largest_out`: coverage of the 50/80/90% intervals,
@@ -314,7 +329,10 @@ def extrapolation_scores(fits: dict, *, holdout: float = 0.15, seed: int = 0) ->
     """
     from .extrapolation import leave_largest_out
 
-    rows = {name: leave_largest_out(fit, holdout=holdout, seed=seed) for name, fit in fits.items()}
+    rows = {}
+    for k, (name, fit) in enumerate(fits.items()):
+        with PROGRESS.titled(f"compare: leave-largest-out {k + 1} of {len(fits)} ({name})"):
+            rows[name] = leave_largest_out(fit, holdout=holdout, seed=seed, progress=progress)
     table = pd.DataFrame(rows).T
     return table.rename(columns=lambda c: f"llo_{c}")
 
@@ -378,7 +396,8 @@ def holdout_scores(fits: dict, rows: pd.DataFrame, *, seed: int = 0) -> pd.DataF
 def compare(fits: dict, *, extrapolation: pd.DataFrame | bool | None = True,
             k_threshold: float | None = None, fallback: str = "auto", max_refits: int = 10,
             folds: int = 10, refit: dict | None = None, seed: int = 0,
-            method: str = "stacking", holdout: pd.DataFrame | None = None) -> pd.DataFrame:
+            method: str = "stacking", holdout: pd.DataFrame | None = None,
+            progress: bool = False) -> pd.DataFrame:
     """Rank fits of the same rows by cross-validated elpd, with diagnostics and stacking weights.
 
     Parameters
@@ -400,6 +419,10 @@ def compare(fits: dict, *, extrapolation: pd.DataFrame | bool | None = True,
         Held-out rows fixed in advance (e.g. the later part of each learning curve): every fit
         forecasts them without a refit and the ``ho_*`` scores of :func:`holdout_scores` are
         joined (held-out elpd, RMSE of log, coverage, CRPS ...), and the verdict names the best.
+    progress : bool
+        Show a progress line for every refit (exact LOO, K-fold, leave-largest-out and its
+        backtests), titled with the fit and the step, e.g. ``compare: kaplan, 10-fold: refit 3
+        of 10``.
 
     Returns
     -------
@@ -429,7 +452,8 @@ def compare(fits: dict, *, extrapolation: pd.DataFrame | bool | None = True,
         # one estimator for all fits, so that the elpds stay comparable
         reason = "; ".join(f"{n}: {len(r.high_k_rows)} rows with Pareto k > "
                            f"{r.k_threshold:.2f}" for n, r in needs.items())
-        results = {n: kfold(f, folds=folds, refit=refit, seed=seed, k_result=results[n])
+        results = {n: kfold(f, folds=folds, refit=refit, seed=seed, k_result=results[n],
+                            progress=progress, label=f"compare: {n}")
                    for n, f in fits.items()}
         head = [f"{reason}: every fit scored by the same grouped K-fold cross-validation instead "
                 "(folds keep each model size together)"]
@@ -438,6 +462,7 @@ def compare(fits: dict, *, extrapolation: pd.DataFrame | bool | None = True,
     else:
         head = []
         results = {n: loo(f, k_threshold=k_threshold, fallback=fallback, max_refits=max_refits,
+                          progress=progress, label=f"compare: {n}",
                           refit=refit) if n in needs else results[n]
                    for n, f in fits.items()}
     with warnings.catch_warnings():
@@ -455,7 +480,7 @@ def compare(fits: dict, *, extrapolation: pd.DataFrame | bool | None = True,
     table["diag_diff"] = cmp["diag_diff"].astype(str)
     table["diag_elpd"] = cmp["diag_elpd"].astype(str)
     if extrapolation is True:
-        extrapolation = extrapolation_scores(fits, seed=seed)
+        extrapolation = extrapolation_scores(fits, seed=seed, progress=progress)
     if extrapolation is not None and extrapolation is not False:
         table = join_scores(table, extrapolation)
     if holdout is not None:

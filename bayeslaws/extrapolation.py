@@ -615,7 +615,8 @@ def fit_discrepancy(fit, *, progress: bool = False) -> "Discrepancy | None":
 HOLDOUT = 0.15
 
 
-def leave_largest_out(fit, *, holdout: float = HOLDOUT, seed: int = 0) -> dict[str, float]:
+def leave_largest_out(fit, *, holdout: float = HOLDOUT, seed: int = 0,
+                      progress: bool = False) -> dict[str, float]:
     """Refit ``fit``'s law on its smaller runs and score the forecasts of the largest ones.
 
     The rows above the ``1 - holdout`` quantile of compute (:func:`size_axis`) are held out;
@@ -643,12 +644,15 @@ def leave_largest_out(fit, *, holdout: float = HOLDOUT, seed: int = 0) -> dict[s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
-        sub = inference.fit_law(law, frame[keep], seed=cfg["seed"] + 17, draws=cfg["draws"],
-                      tune=cfg["tune"], chains=cfg["chains"],
-                      sampler=single_sampler(cfg["sampler"]), family_column=cfg["family_column"],
-                      extrapolation=cfg.get("extrapolation", "backtest"),
-                      dense_mass=cfg.get("dense_mass", False),
-                      float32=cfg.get("float32", False))
+        with PROGRESS.titled("refit on the smaller runs"):
+            sub = inference.fit_law(law, frame[keep], seed=cfg["seed"] + 17, draws=cfg["draws"],
+                                    tune=cfg["tune"], chains=cfg["chains"],
+                                    sampler=single_sampler(cfg["sampler"]),
+                                    family_column=cfg["family_column"],
+                                    extrapolation=cfg.get("extrapolation", "backtest"),
+                                    dense_mass=cfg.get("dense_mass", False),
+                                    float32=cfg.get("float32", False), progress=progress)
+        fit_discrepancy(sub, progress=progress)  # the refit's own backtests, with their line
         pred = sub.predict(frame[~keep], seed=seed)
     samples = pred.predictive.values.reshape(-1, int((~keep).sum()))
     y = frame.loc[~keep, law.target].to_numpy(float)

@@ -39,7 +39,8 @@ class Progress:
     def titled(self, title: str):
         """Name the step that the lines started inside this block belong to, e.g. the calibration
         backtests, instead of the plain "sampling" line (and no per-batch summary line)."""
-        before, self._title = self._title, title
+        before = self._title
+        self._title = title if before is None else f"{before}; {title}"
         try:
             yield
         finally:

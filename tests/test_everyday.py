@@ -223,3 +223,36 @@ def test_sizes_beyond_any_trained_model_stop_unless_declared_raw(col, factor):
                                            f"trained model.*--scale {col}=1"):
         mapping.to_canonical(law, bad, mapping.source(None))
     mapping.to_canonical(law, bad, mapping.source(None, scale={col: 1}))
+
+
+def test_compare_refits_and_forecast_checks_are_titled(monkeypatch):
+    import importlib
+
+    cmp = importlib.import_module("bayeslaws.compare")  # bl.compare is the function
+    seen = []
+
+    def llo(fit, *, holdout, seed, progress):
+        seen.append((PROGRESS.title, progress))
+        return {"coverage_90": 1.0}
+
+    monkeypatch.setattr(ex, "leave_largest_out", llo)
+    table = cmp.extrapolation_scores({"a": None, "b": None}, progress=True)
+    assert list(table.index) == ["a", "b"] and "llo_coverage_90" in table
+    assert seen == [("compare: leave-largest-out 1 of 2 (a)", True),
+                    ("compare: leave-largest-out 2 of 2 (b)", True)]
+
+    class _Law:
+        def fit(self, data, **kw):
+            seen.append((PROGRESS.title, kw["progress"]))
+            return "refit"
+
+    class _Fit:
+        law, idata = _Law(), None
+        data = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+
+    wrapper = cmp._refit_wrapper(_Fit(), {}, total=3, label="compare: kaplan, 3-fold",
+                                 progress=True)
+    wrapper.sample(_Fit.data)
+    wrapper.sample(_Fit.data)
+    assert seen[-2:] == [("compare: kaplan, 3-fold: refit 1 of 3", True),
+                         ("compare: kaplan, 3-fold: refit 2 of 3", True)]

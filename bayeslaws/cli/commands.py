@@ -197,7 +197,8 @@ def cmd_compare(args) -> None:
     if args.holdout:
         holdout = _read_runs(args, next(iter(fits.values())), args.holdout, fit_query=True)[1]
     table = compare(fits, fallback=args.fallback, max_refits=args.max_refits, folds=args.folds,
-                    refit=refit, extrapolation=not args.no_extrapolation, holdout=holdout)
+                    refit=refit, extrapolation=not args.no_extrapolation, holdout=holdout,
+                    progress=not args.quiet)
     if args.long:
         _print_table(table)
     else:

@@ -207,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the full table (every column: p_worse, p_loo, Pareto k, ArviZ's "
                         "diagnostics, all scores) instead of the compact one")
     c.add_argument("--out", help="also write the table as CSV (always the full table)")
+    c.add_argument("--quiet", action="store_true", help="no progress lines for the refits")
     _add_data_options(c, what="of --holdout; default: the first fit's")
 
     pl = sub.add_parser("plot", help="plot a fitted law with credible bands")
