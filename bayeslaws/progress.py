@@ -3,9 +3,15 @@
 The batched NUTS program (:mod:`bayeslaws.batch`) calls :meth:`Progress.tick` through
 ``jax.debug.callback`` every :func:`progress_every` iterations of each lane (chain). The program
 is the same whether progress is shown or not (a callback with nothing to show returns at once), so
-showing progress never changes the draws. One line on stderr, rewritten in place::
+showing progress never changes the draws. On a terminal, one line on stderr, rewritten in
+place::
 
     bayeslaws: sampling 4 chains (1000 warm-up + 1000 draws):  62% | 2.4 s, ~1.5 s left
+
+In a log (stderr not a terminal) the line is written once when the step starts and once when it
+ends, so logs stay short. :class:`Steps` does the same for host-side jobs of a few slow steps
+(refits, figures), and :meth:`Progress.titled` names the step a sampler runs for (the
+calibration backtests, a refit of ``compare``).
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import time
 
 #: Ticks per lane over a whole run (warm-up and draws): one every 2% of the iterations.
 TICKS_PER_LANE = 50
-#: Seconds between two redraws of the line on a terminal, and in a log file (not a terminal).
-REDRAW_S, REDRAW_LOG_S = 0.25, 10.0
+#: Seconds between two redraws of the line on a terminal. A log file (not a terminal) gets one
+#: line when a step starts and one when it ends, nothing in between.
+REDRAW_S, REDRAW_LOG_S = 0.25, float("inf")
 
 
 def progress_every(tune: int, draws: int) -> int:
@@ -33,6 +40,7 @@ class Progress:
         self._lock = threading.Lock()
         self._active = False
         self._stream = sys.stderr
+        self._tty = False
         self._title = None
 
     @contextlib.contextmanager
@@ -51,17 +59,20 @@ class Progress:
         """The step named by :meth:`titled` (None outside it)."""
         return self._title
 
-    def start(self, label: str, total_ticks: int, stream=None) -> None:
-        """Show ``label`` and a percentage of ``total_ticks`` until :meth:`stop`."""
+    def start(self, label: str, total_ticks: int, stream=None, *, compiles: bool = True) -> None:
+        """Show ``label`` and a percentage of ``total_ticks`` until :meth:`stop`; ``compiles``:
+        the first tick waits for a compile (said so; not counted in the rate)."""
         if self._title:
             label = f"bayeslaws: {self._title}"
         with self._lock:
             self._label, self._total, self._done = label, max(1, int(total_ticks)), 0
             self._stream = stream or sys.stderr
             isatty = getattr(self._stream, "isatty", lambda: False)
-            self._every_s = REDRAW_S if isatty() else REDRAW_LOG_S
+            self._tty = bool(isatty())
+            self._every_s = REDRAW_S if self._tty else REDRAW_LOG_S
             self._start = self._drawn = time.perf_counter()
-            self._first = None  # (time, ticks) of the first tick: compile time is not a rate
+            # (time, ticks) of the first tick: compile time is not a rate
+            self._first = None if compiles else (self._start, 0)
             self._active = True
             self._draw(force=True)
 
@@ -85,8 +96,9 @@ class Progress:
             self._done = self._total
             self._draw(force=True)
             self._active = False
-            self._stream.write("\n")
-            self._stream.flush()
+            if self._tty:
+                self._stream.write("\n")
+                self._stream.flush()
             return time.perf_counter() - self._start
 
     def abandon(self) -> None:
@@ -95,15 +107,15 @@ class Progress:
         if self._active:
             self._active = False
             try:
-                self._stream.write("\n")
+                self._stream.write("\n" if self._tty else "(interrupted)\n")
                 self._stream.flush()
             except (OSError, ValueError):
                 pass
 
     def _draw(self, force: bool = False) -> None:
         now = time.perf_counter()
-        if not force and now - self._drawn < self._every_s:
-            return
+        if not force and (not self._tty or now - self._drawn < self._every_s):
+            return  # a log (not a terminal) gets a line when a step starts and when it ends
         self._drawn = now
         share = min(1.0, self._done / self._total)
         spent = now - self._start
@@ -114,7 +126,8 @@ class Progress:
         elif self._first is None and share < 1:
             # before the first tick: XLA compiles the sampler (seconds; cached after first use)
             left = ", starting: compiling the sampler"
-        self._stream.write(f"\r{self._label}: {100 * share:3.0f}% | {spent:.1f} s{left}   ")
+        text = f"{self._label}: {100 * share:3.0f}% | {spent:.1f} s{left}"
+        self._stream.write(f"\r{text}   " if self._tty else f"{text}\n")
         self._stream.flush()
 
 
@@ -146,8 +159,7 @@ class Steps:
             return
         line = self._line
         if not line._active:
-            line.start(f"{self._label}: {what}", self._total, stream=self._stream)
-            line._first = (line._start, 0)  # every step counts toward the rate from the start
+            line.start(f"{self._label}: {what}", self._total, stream=self._stream, compiles=False)
             return
         with line._lock:
             line._label = f"{self._label}: {what}"
@@ -160,7 +172,7 @@ class Steps:
         if self._line is not None and self._line._active:
             with self._line._lock:
                 self._line._done = self._done
-                self._line._draw(force=True)
+                self._line._draw(force=self._line._tty)
 
     def __exit__(self, *exc) -> None:
         if self._line is not None:
