@@ -1,11 +1,11 @@
 """The one place that runs the sampler: numpyro NUTS by default (GPU when JAX sees one), nutpie, or
 PyMC's own NUTS.
 
-Chains run in parallel on CPU (one XLA host device per chain; :mod:`bayeslaws` imports
-``pymc.sampling.jax`` before anything touches JAX so that PyMC's ``XLA_FLAGS`` device count takes
-effect) and vectorized on a GPU. A persistent JAX compilation cache in the user cache directory
-is on by default (``BAYESLAWS_JAX_CACHE=off`` disables it, a path moves it); it is safe to delete.
-``BAYESLAWS_CHAIN_METHOD`` (``parallel``, ``vectorized`` or ``sequential``) overrides numpyro's
+Chains run in parallel on CPU (one XLA host device per chain: ``import bayeslaws`` makes PyMC's
+``XLA_FLAGS`` edit, :func:`set_host_devices`, before anything touches JAX, and every JAX path
+calls :func:`ensure_jax` first) and vectorized on a GPU. A persistent JAX compilation cache in the
+user cache directory is on by default (``BAYESLAWS_JAX_CACHE=off`` disables it, a path moves
+it); it is safe to delete. ``BAYESLAWS_CHAIN_METHOD`` (``parallel``, ``vectorized`` or ``sequential``) overrides numpyro's
 chain method (used by ``benchmarks/speed.py`` to time both).
 """
 
@@ -15,6 +15,8 @@ import contextlib
 import importlib.util
 import logging
 import os
+import re
+import sys
 import warnings
 
 from .errors import SpecError
@@ -36,6 +38,44 @@ def single_sampler(name: str) -> str:
 CHAIN_METHODS = ("parallel", "vectorized", "sequential")
 _CACHE_READY = False
 
+#: XLA's host-device flag and the count ``pymc.sampling.jax`` gives it on import (PyMC 6).
+_HOST_FLAG = "--xla_force_host_platform_device_count="
+HOST_DEVICES = 100
+_FLAGS_SET: str | None = None
+
+
+def set_host_devices() -> None:
+    """Give XLA :data:`HOST_DEVICES` CPU devices through ``XLA_FLAGS``, the very edit that
+    importing ``pymc.sampling.jax`` makes, without importing PyMC (seconds) or JAX.
+
+    ``import bayeslaws`` calls it first thing, so CPU chains run in parallel (one device per
+    chain) unless JAX was initialised before :mod:`bayeslaws` was imported. Only the first call
+    of a process edits the variable.
+    """
+    global _FLAGS_SET
+    if _FLAGS_SET is not None:
+        return
+    if "pymc.sampling.jax" not in sys.modules:  # else PyMC has made the edit already
+        # pymc/sampling/jax.py, verbatim (tests/test_import_speed.py checks the two agree)
+        flags = re.sub(_HOST_FLAG + r".+\s", "", os.getenv("XLA_FLAGS", "")).split()
+        os.environ["XLA_FLAGS"] = " ".join([f"{_HOST_FLAG}{HOST_DEVICES}", *flags])
+    _FLAGS_SET = os.environ.get("XLA_FLAGS", "")
+
+
+def ensure_jax() -> None:
+    """Call before any code that touches JAX or numpyro: sets the host devices
+    (:func:`set_host_devices`) and imports ``pymc.sampling.jax`` (PyMC's JAX dispatch), keeping
+    ``XLA_FLAGS`` as :func:`set_host_devices` left it (PyMC's module repeats its edit on import;
+    one value keeps the compile cache's folder and child processes' flags stable)."""
+    if "pymc.sampling.jax" in sys.modules and _FLAGS_SET is not None:
+        return
+    set_host_devices()
+    flags = os.environ.get("XLA_FLAGS")
+    import pymc.sampling.jax  # noqa: F401
+
+    if flags == _FLAGS_SET:
+        os.environ["XLA_FLAGS"] = flags
+
 
 def cache_dir() -> str | None:
     """Directory of the persistent JAX compilation cache, or None when disabled."""
@@ -51,6 +91,7 @@ def cache_dir() -> str | None:
 def enable_compilation_cache() -> None:
     """Turn on JAX's persistent compilation cache (once per process)."""
     global _CACHE_READY
+    ensure_jax()
     if _CACHE_READY:
         return
     _CACHE_READY = True
@@ -101,6 +142,7 @@ def chain_method(chains: int) -> str:
     forced = forced_chain_method()
     if forced:
         return forced
+    ensure_jax()
     import jax
 
     if jax.default_backend() != "cpu" or jax.local_device_count() < chains:
@@ -163,6 +205,7 @@ def sample(model, *, draws: int, tune: int, chains: int, seed: int, target_accep
         matrix. Worth it for a few dozen parameters that trade off linearly; costly for
         hundreds.
     """
+    ensure_jax()
     import pymc as pm
 
     check_settings(sampler, draws=draws, tune=tune, chains=chains)
