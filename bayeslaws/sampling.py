@@ -108,11 +108,101 @@ def enable_compilation_cache() -> None:
     path = os.path.join(path, f"jax-{jax.__version__}-{flags}")
     try:
         os.makedirs(path, exist_ok=True)
+        _remove_stale_temporaries(path)
+        _guard_cache_entries()
         jax.config.update("jax_compilation_cache_dir", path)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
     except OSError:  # a read-only home must not stop a fit
         pass
+
+
+#: Suffix of JAX's cache entries (``jax._src.lru_cache``) and of an entry being written here.
+_ENTRY_SUFFIX = "-cache"
+_TEMP_SUFFIX = ".partial"
+
+
+def _remove_stale_temporaries(path: str, age_s: float = 3600.0) -> None:
+    """Delete entries-in-writing left by killed writers (older than ``age_s``: a live writer's is
+    seconds old)."""
+    import time
+
+    now = time.time()
+    for name in os.listdir(path):
+        if name.endswith(_TEMP_SUFFIX):
+            with contextlib.suppress(OSError):
+                if now - os.stat(os.path.join(path, name)).st_mtime > age_s:
+                    os.remove(os.path.join(path, name))
+
+
+class _SafeCache:
+    """JAX's file cache (``jax._src.lru_cache.LRUCache``, no eviction) with two guards against
+    a writer killed mid-write: an entry is written under a temporary name and renamed into place
+    (readers see a whole entry or none), and an entry that does not decompress (one cut short by
+    a killed writer of an earlier version) is deleted and reported a miss, so that it is
+    compiled and written again instead of failing to read in every later process."""
+
+    def __init__(self, base):
+        self._base = base
+
+    @property
+    def _path(self):
+        return self._base._path
+
+    def _file(self, key: str):
+        return self._base.path / f"{key}{_ENTRY_SUFFIX}"
+
+    def get(self, key: str):
+        from jax._src import compilation_cache
+
+        value = self._base.get(key)
+        if value is None:
+            return None
+        try:
+            compilation_cache.decompress_executable(value)
+        except Exception:  # noqa: BLE001  any unreadable entry: drop it, compile again
+            with contextlib.suppress(OSError):
+                self._file(key).unlink()
+            return None
+        return value
+
+    def put(self, key: str, value: bytes) -> None:
+        final = self._file(key)
+        if final.exists():
+            return
+        temp = final.with_name(f"{final.name}.{os.getpid()}{_TEMP_SUFFIX}")
+        try:
+            temp.write_bytes(value)
+            os.replace(temp, final)
+        finally:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+
+    def clear(self):
+        return self._base.clear()
+
+
+def _guard_cache_entries() -> None:
+    """Make JAX's file cache a :class:`_SafeCache` (once per process; JAX 0.12's private
+    ``compilation_cache.get_file_cache``; left as it is where that differs, or where eviction,
+    ``jax_compilation_cache_max_size``, is on)."""
+    try:
+        from jax._src import compilation_cache, lru_cache
+    except ImportError:
+        return
+    make = getattr(compilation_cache, "get_file_cache", None)
+    if make is None or getattr(make, "_bayeslaws", False):
+        return
+
+    def get_file_cache(path):
+        made = make(path)
+        if made is not None and type(made[0]) is lru_cache.LRUCache \
+                and not made[0].eviction_enabled and made[0]._is_local:
+            return _SafeCache(made[0]), made[1]
+        return made
+
+    get_file_cache._bayeslaws = True
+    compilation_cache.get_file_cache = get_file_cache
 
 
 def forced_chain_method() -> str | None:
