@@ -56,10 +56,20 @@ def set_host_devices() -> None:
     if _FLAGS_SET is not None:
         return
     if "pymc.sampling.jax" not in sys.modules:  # else PyMC has made the edit already
-        # pymc/sampling/jax.py, verbatim (tests/test_import_speed.py checks the two agree)
-        flags = re.sub(_HOST_FLAG + r".+\s", "", os.getenv("XLA_FLAGS", "")).split()
-        os.environ["XLA_FLAGS"] = " ".join([f"{_HOST_FLAG}{HOST_DEVICES}", *flags])
+        os.environ["XLA_FLAGS"] = with_host_devices(os.getenv("XLA_FLAGS", ""))
     _FLAGS_SET = os.environ.get("XLA_FLAGS", "")
+
+
+def with_host_devices(flags: str) -> str:
+    """``XLA_FLAGS`` value ``flags`` as importing ``pymc.sampling.jax`` rewrites it: its host
+    device flag replaced by one of :data:`HOST_DEVICES` devices, put first.
+
+    The code of pymc/sampling/jax.py (PyMC 6), verbatim, quirks included (its pattern removes a
+    host-device flag only when whitespace follows it); tests/test_lazy_import.py checks that the
+    two agree.
+    """
+    kept = re.sub(_HOST_FLAG + r".+\s", "", flags).split()
+    return " ".join([f"{_HOST_FLAG}{HOST_DEVICES}", *kept])
 
 
 def ensure_jax() -> None:
