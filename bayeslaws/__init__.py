@@ -16,11 +16,11 @@ from .sampling import set_host_devices as _set_host_devices  # isort: skip
 
 _set_host_devices()
 
-import sys  # noqa: E402
-import types  # noqa: E402
+import sys
+import types
 
-from ._version import __version__  # noqa: E402
-from .errors import (  # noqa: E402
+from ._version import __version__
+from .errors import (
     BayeslawsError,
     ClusterError,
     ConvergenceWarning,

@@ -5,8 +5,9 @@ Chains run in parallel on CPU (one XLA host device per chain: ``import bayeslaws
 ``XLA_FLAGS`` edit, :func:`set_host_devices`, before anything touches JAX, and every JAX path
 calls :func:`ensure_jax` first) and vectorized on a GPU. A persistent JAX compilation cache in the
 user cache directory is on by default (``BAYESLAWS_JAX_CACHE=off`` disables it, a path moves
-it); it is safe to delete. ``BAYESLAWS_CHAIN_METHOD`` (``parallel``, ``vectorized`` or ``sequential``) overrides numpyro's
-chain method (used by ``benchmarks/speed.py`` to time both).
+it); it is safe to delete, and a writer killed mid-write leaves nothing that later processes
+fail on (:class:`_SafeCache`). ``BAYESLAWS_CHAIN_METHOD`` (``parallel``, ``vectorized`` or
+``sequential``) overrides numpyro's chain method (used by ``benchmarks/speed.py`` to time both).
 """
 
 from __future__ import annotations
