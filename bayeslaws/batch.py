@@ -122,6 +122,7 @@ def _program(law, n_families: int, input_names: Sequence[str], *,
     key = _structure_key(law, n_families, input_names, dtype)
     if key in _PROGRAMS:
         return _PROGRAMS[key]
+    sampling.ensure_jax()
     import pytensor
     import pytensor.tensor as pt
     from pymc.sampling.jax import get_jaxified_graph
@@ -164,6 +165,7 @@ def _program(law, n_families: int, input_names: Sequence[str], *,
 def _runner(program: _Program, *, chains: int, draws: int, tune: int, target_accept: float,
             lanes: int, shards: int, dense_mass: bool = False, vectorized: bool | None = None):
     """The jitted sampler for ``lanes`` (table x chain) lanes split over ``shards`` devices."""
+    sampling.ensure_jax()
     import jax
 
     if vectorized is None:
@@ -344,6 +346,7 @@ def _shards(lanes: int) -> int:
     devices with any number of lanes per device give a lane bitwise the same draws. So a table's
     draws do not depend on the size of its batch or on the machine's core count.
     """
+    sampling.ensure_jax()
     import jax
 
     if jax.default_backend() != "cpu":
@@ -532,6 +535,7 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
     fixed for the whole call: table ``k``'s random stream (NUTS key, start-point jitter) depends on
     ``seed`` and ``k`` only, so its draws do not depend on which other tables share its batch.
     """
+    sampling.ensure_jax()
     import jax
 
     input_names = sorted(tables[0].x)

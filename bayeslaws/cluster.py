@@ -24,8 +24,9 @@ arrays, so neither an actor model, a shared object store nor Ray's scheduler buy
 wheels that lag new Python releases), a scheduler and workers start with two commands
 (``dask scheduler``, ``dask worker tcp://HOST:8786``) or from HPC batch systems through
 ``dask-jobqueue``, and ``distributed.LocalCluster`` starts a real multi-process cluster inside a
-test in seconds. Worker processes import :mod:`bayeslaws` (hence ``pymc.sampling.jax``) before
-JAX is initialised, so each worker's XLA sees one host device per core as a local run does.
+test in seconds. Worker processes import :mod:`bayeslaws` (hence its ``XLA_FLAGS`` edit,
+:func:`bayeslaws.sampling.set_host_devices`) before JAX is initialised, so each worker's XLA
+sees one host device per core as a local run does.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import math
 import os
 import warnings
 
-from . import laws
+from . import laws, sampling
 from .errors import ClusterError, SpecError
 
 #: Seconds to wait for a scheduler to answer (and, once connected, for a first worker).
@@ -113,6 +114,7 @@ def sample_on_cluster(law, tables, rows: dict[int, int], settings: dict, *, clus
 def _check_workers(client) -> None:
     """Warn when a worker's JAX cannot reproduce a local run (one XLA host device: JAX was set up
     before :mod:`bayeslaws` was imported there, so a lane compiles to other last bits)."""
+    sampling.ensure_jax()
     import jax
 
     if jax.default_backend() != "cpu" or jax.local_device_count() < 2:
@@ -141,6 +143,7 @@ def run_chunk(runner, spec: dict, cls, tables, indices, rows, settings) -> list[
 
 def worker_info() -> dict:
     """What a worker's JAX sees (run it with ``client.run(worker_info)``): backend, devices."""
+    sampling.ensure_jax()
     import jax
 
     return {"backend": jax.default_backend(), "devices": jax.local_device_count(),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import warnings
 
-import arviz as az
 import numpy as np
 
 from .errors import ConvergenceWarning
@@ -36,6 +35,8 @@ def _worst(ds, reduce):
 
 def diagnose(idata, var_names: list[str]) -> dict:
     """Return ``{"rhat": {var: max}, "ess_bulk": {var: min}, "divergences": int, "chains": int}``."""
+    import arviz as az  # imported here: `import bayeslaws` stays light
+
     post = idata["posterior"].to_dataset()[list(var_names)]
     chains = post.sizes["chain"]
     rhat = _worst(az.rhat(post), np.nanmax)

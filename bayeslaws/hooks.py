@@ -15,6 +15,7 @@ A slot resolves to the provider's module attribute at call time, so a test that 
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 
@@ -45,10 +46,16 @@ def provide(slot: str) -> Callable:
 
 
 def require(slot: str) -> Callable:
-    """The function that fills ``slot`` (looked up now, so monkeypatching the module works)."""
+    """The function that fills ``slot`` (looked up now, so monkeypatching the module works).
+
+    When nothing has registered for ``slot`` yet, its module of :data:`SLOTS` is imported first
+    (the provider registers itself on import).
+    """
+    if slot not in _PROVIDERS and slot in SLOTS:
+        importlib.import_module(SLOTS[slot])
     try:
         module, name = _PROVIDERS[slot]
     except KeyError:
-        raise RuntimeError(f"nothing provides {slot!r}: import {SLOTS[slot]} (or simply "
-                           "`import bayeslaws`, which imports every provider)") from None
+        raise RuntimeError(f"nothing provides {slot!r}: import {SLOTS.get(slot, slot)} did "
+                           "not register it") from None
     return getattr(sys.modules[module], name)

@@ -1,12 +1,13 @@
 """The one place that runs the sampler: numpyro NUTS by default (GPU when JAX sees one), nutpie, or
 PyMC's own NUTS.
 
-Chains run in parallel on CPU (one XLA host device per chain; :mod:`bayeslaws` imports
-``pymc.sampling.jax`` before anything touches JAX so that PyMC's ``XLA_FLAGS`` device count takes
-effect) and vectorized on a GPU. A persistent JAX compilation cache in the user cache directory
-is on by default (``BAYESLAWS_JAX_CACHE=off`` disables it, a path moves it); it is safe to delete.
-``BAYESLAWS_CHAIN_METHOD`` (``parallel``, ``vectorized`` or ``sequential``) overrides numpyro's
-chain method (used by ``benchmarks/speed.py`` to time both).
+Chains run in parallel on CPU (one XLA host device per chain: ``import bayeslaws`` makes PyMC's
+``XLA_FLAGS`` edit, :func:`set_host_devices`, before anything touches JAX, and every JAX path
+calls :func:`ensure_jax` first) and vectorized on a GPU. A persistent JAX compilation cache in the
+user cache directory is on by default (``BAYESLAWS_JAX_CACHE=off`` disables it, a path moves
+it); it is safe to delete, and a writer killed mid-write leaves nothing that later processes
+fail on (:class:`_SafeCache`). ``BAYESLAWS_CHAIN_METHOD`` (``parallel``, ``vectorized`` or
+``sequential``) overrides numpyro's chain method (used by ``benchmarks/speed.py`` to time both).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import contextlib
 import importlib.util
 import logging
 import os
+import re
+import sys
 import warnings
 
 from .errors import SpecError
@@ -36,6 +39,54 @@ def single_sampler(name: str) -> str:
 CHAIN_METHODS = ("parallel", "vectorized", "sequential")
 _CACHE_READY = False
 
+#: XLA's host-device flag and the count ``pymc.sampling.jax`` gives it on import (PyMC 6).
+_HOST_FLAG = "--xla_force_host_platform_device_count="
+HOST_DEVICES = 100
+_FLAGS_SET: str | None = None
+
+
+def set_host_devices() -> None:
+    """Give XLA :data:`HOST_DEVICES` CPU devices through ``XLA_FLAGS``, the very edit that
+    importing ``pymc.sampling.jax`` makes, without importing PyMC (seconds) or JAX.
+
+    ``import bayeslaws`` calls it first thing, so CPU chains run in parallel (one device per
+    chain) unless JAX was initialised before :mod:`bayeslaws` was imported. Only the first call
+    of a process edits the variable.
+    """
+    global _FLAGS_SET
+    if _FLAGS_SET is not None:
+        return
+    if "pymc.sampling.jax" not in sys.modules:  # else PyMC has made the edit already
+        os.environ["XLA_FLAGS"] = with_host_devices(os.getenv("XLA_FLAGS", ""))
+    _FLAGS_SET = os.environ.get("XLA_FLAGS", "")
+
+
+def with_host_devices(flags: str) -> str:
+    """``XLA_FLAGS`` value ``flags`` as importing ``pymc.sampling.jax`` rewrites it: its host
+    device flag replaced by one of :data:`HOST_DEVICES` devices, put first.
+
+    The code of pymc/sampling/jax.py (PyMC 6), verbatim, quirks included (its pattern removes a
+    host-device flag only when whitespace follows it); tests/test_lazy_import.py checks that the
+    two agree.
+    """
+    kept = re.sub(_HOST_FLAG + r".+\s", "", flags).split()
+    return " ".join([f"{_HOST_FLAG}{HOST_DEVICES}", *kept])
+
+
+def ensure_jax() -> None:
+    """Call before any code that touches JAX or numpyro: sets the host devices
+    (:func:`set_host_devices`) and imports ``pymc.sampling.jax`` (PyMC's JAX dispatch), keeping
+    ``XLA_FLAGS`` as :func:`set_host_devices` left it (PyMC's module repeats its edit on import;
+    one value keeps the compile cache's folder and child processes' flags stable)."""
+    if "pymc.sampling.jax" in sys.modules and _FLAGS_SET is not None:
+        return
+    set_host_devices()
+    flags = os.environ.get("XLA_FLAGS")
+    import pymc.sampling.jax  # noqa: F401
+
+    if flags == _FLAGS_SET:
+        os.environ["XLA_FLAGS"] = flags
+
 
 def cache_dir() -> str | None:
     """Directory of the persistent JAX compilation cache, or None when disabled."""
@@ -51,6 +102,7 @@ def cache_dir() -> str | None:
 def enable_compilation_cache() -> None:
     """Turn on JAX's persistent compilation cache (once per process)."""
     global _CACHE_READY
+    ensure_jax()
     if _CACHE_READY:
         return
     _CACHE_READY = True
@@ -67,11 +119,101 @@ def enable_compilation_cache() -> None:
     path = os.path.join(path, f"jax-{jax.__version__}-{flags}")
     try:
         os.makedirs(path, exist_ok=True)
+        _remove_stale_temporaries(path)
+        _guard_cache_entries()
         jax.config.update("jax_compilation_cache_dir", path)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
     except OSError:  # a read-only home must not stop a fit
         pass
+
+
+#: Suffix of JAX's cache entries (``jax._src.lru_cache``) and of an entry being written here.
+_ENTRY_SUFFIX = "-cache"
+_TEMP_SUFFIX = ".partial"
+
+
+def _remove_stale_temporaries(path: str, age_s: float = 3600.0) -> None:
+    """Delete entries-in-writing left by killed writers (older than ``age_s``: a live writer's is
+    seconds old)."""
+    import time
+
+    now = time.time()
+    for name in os.listdir(path):
+        if name.endswith(_TEMP_SUFFIX):
+            with contextlib.suppress(OSError):
+                if now - os.stat(os.path.join(path, name)).st_mtime > age_s:
+                    os.remove(os.path.join(path, name))
+
+
+class _SafeCache:
+    """JAX's file cache (``jax._src.lru_cache.LRUCache``, no eviction) with two guards against
+    a writer killed mid-write: an entry is written under a temporary name and renamed into place
+    (readers see a whole entry or none), and an entry that does not decompress (one cut short by
+    a killed writer of an earlier version) is deleted and reported a miss, so that it is
+    compiled and written again instead of failing to read in every later process."""
+
+    def __init__(self, base):
+        self._base = base
+
+    @property
+    def _path(self):
+        return self._base._path
+
+    def _file(self, key: str):
+        return self._base.path / f"{key}{_ENTRY_SUFFIX}"
+
+    def get(self, key: str):
+        from jax._src import compilation_cache
+
+        value = self._base.get(key)
+        if value is None:
+            return None
+        try:
+            compilation_cache.decompress_executable(value)
+        except Exception:  # noqa: BLE001  any unreadable entry: drop it, compile again
+            with contextlib.suppress(OSError):
+                self._file(key).unlink()
+            return None
+        return value
+
+    def put(self, key: str, value: bytes) -> None:
+        final = self._file(key)
+        if final.exists():
+            return
+        temp = final.with_name(f"{final.name}.{os.getpid()}{_TEMP_SUFFIX}")
+        try:
+            temp.write_bytes(value)
+            os.replace(temp, final)
+        finally:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+
+    def clear(self):
+        return self._base.clear()
+
+
+def _guard_cache_entries() -> None:
+    """Make JAX's file cache a :class:`_SafeCache` (once per process; JAX 0.12's private
+    ``compilation_cache.get_file_cache``; left as it is where that differs, or where eviction,
+    ``jax_compilation_cache_max_size``, is on)."""
+    try:
+        from jax._src import compilation_cache, lru_cache
+    except ImportError:
+        return
+    make = getattr(compilation_cache, "get_file_cache", None)
+    if make is None or getattr(make, "_bayeslaws", False):
+        return
+
+    def get_file_cache(path):
+        made = make(path)
+        if made is not None and type(made[0]) is lru_cache.LRUCache \
+                and not made[0].eviction_enabled and made[0]._is_local:
+            return _SafeCache(made[0]), made[1]
+        return made
+
+    get_file_cache._bayeslaws = True
+    compilation_cache.get_file_cache = get_file_cache
 
 
 def forced_chain_method() -> str | None:
@@ -101,6 +243,7 @@ def chain_method(chains: int) -> str:
     forced = forced_chain_method()
     if forced:
         return forced
+    ensure_jax()
     import jax
 
     if jax.default_backend() != "cpu" or jax.local_device_count() < chains:
@@ -163,6 +306,7 @@ def sample(model, *, draws: int, tune: int, chains: int, seed: int, target_accep
         matrix. Worth it for a few dozen parameters that trade off linearly; costly for
         hundreds.
     """
+    ensure_jax()
     import pymc as pm
 
     check_settings(sampler, draws=draws, tune=tune, chains=chains)

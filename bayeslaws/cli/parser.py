@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+
+class _LawHelp(str):
+    """The help of ``fit``'s law argument, naming the registered laws only when the help is shown
+    (argparse expands a help string with ``%``), so that building the parser does not import
+    :mod:`bayeslaws.laws` and ``bayeslaws --help`` stays fast."""
+
+    def __mod__(self, params):
+        from ..laws import available
+
+        return (f"law name ({', '.join(available())}; `bayeslaws laws` shows their formulas) or "
+                "SPEC.yaml")
+
+
 class UsageError(Exception):
     """Bad command-line arguments (exit code 2)."""
 
@@ -83,11 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("datasets", help="list bundled datasets")
     sub.add_parser("laws", help="list registered laws")
 
-    from ..laws import available
-
     f = sub.add_parser("fit", help="fit a law (by name) or a models/ spec (YAML)")
-    f.add_argument("law", help=f"law name ({', '.join(available())}; `bayeslaws laws` shows "
-                   "their formulas) or SPEC.yaml")
+    f.add_argument("law", help=_LawHelp("law name (`bayeslaws laws` lists them) or SPEC.yaml"))
     f.add_argument("--data", help="runs: CSV/TSV, Parquet, Excel .xlsx (FILE.xlsx#SHEET), JSON "
                    "lines, or a bundled dataset name (`bayeslaws datasets`)")
     f.add_argument("--out", help="output fit file (.nc)")
