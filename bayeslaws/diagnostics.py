@@ -33,8 +33,45 @@ def _worst(ds, reduce):
     return out
 
 
+#: A chain whose mean lies this many within-chain sds from the others' (which agree among
+#: themselves to within one sd) sits in another mode (:func:`second_modes`).
+MODE_GAP_SD = 5.0
+
+
+def second_modes(post, var_names) -> list[dict]:
+    """Chains stuck in another mode: for each variable (each element of a per-family one), a
+    chain whose mean lies more than :data:`MODE_GAP_SD` pooled within-chain sds from the median of
+    the other chains' means while those agree among themselves (spread below one sd).
+
+    More draws do not cure that, unlike slow mixing; naming it lets the warning say so. Returns
+    ``[{"var", "element", "chain", "value", "others"}]``, the largest gap per variable first.
+    """
+    found = []
+    for name in var_names:
+        vals = np.asarray(post[name].values, dtype=float)
+        if vals.ndim < 2 or vals.shape[0] < 2 or vals.shape[1] < 4:
+            continue
+        flat = vals.reshape(vals.shape[0], vals.shape[1], -1)
+        means, sds = flat.mean(axis=1), flat.std(axis=1)
+        best = None
+        for j in range(flat.shape[2]):
+            sd = float(np.median(sds[:, j]))
+            if not sd > 0:
+                continue
+            for c in range(flat.shape[0]):
+                others = np.delete(means[:, j], c)
+                gap = abs(means[c, j] - np.median(others)) / sd
+                if gap > MODE_GAP_SD and np.ptp(others) < sd and (best is None or gap > best[0]):
+                    best = (gap, j, c, float(means[c, j]), float(np.median(others)))
+        if best is not None:
+            found.append({"var": name, "element": best[1], "chain": best[2], "value": best[3],
+                          "others": best[4], "gap": best[0]})
+    return sorted(found, key=lambda m: -m["gap"])
+
+
 def diagnose(idata, var_names: list[str]) -> dict:
-    """Return ``{"rhat": {var: max}, "ess_bulk": {var: min}, "divergences": int, "chains": int}``."""
+    """Return ``{"rhat": {var: max}, "ess_bulk": {var: min}, "divergences": int, "chains": int,
+    "modes": [...]}`` (``modes``: :func:`second_modes`, looked for where R-hat is high)."""
     import arviz as az  # imported here: `import bayeslaws` stays light
 
     post = idata["posterior"].to_dataset()[list(var_names)]
@@ -44,7 +81,9 @@ def diagnose(idata, var_names: list[str]) -> dict:
     div = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
         div = int(np.asarray(idata["sample_stats"]["diverging"].values).sum())
-    return {"rhat": rhat, "ess_bulk": ess, "divergences": div, "chains": chains}
+    high = [k for k, v in rhat.items() if not v <= RHAT_MAX]
+    return {"rhat": rhat, "ess_bulk": ess, "divergences": div, "chains": chains,
+            "modes": second_modes(post, high) if high else []}
 
 
 #: Sampled hierarchy variables: suffix -> how the parameter ``{p}`` reads.
@@ -121,13 +160,43 @@ def problems(report: dict) -> list[str]:
     return out
 
 
+def _natural(name: str, value: float) -> tuple[str, float]:
+    """A sampled value on the paper's scale where that is a plain exp: ``log_beta`` 0.07."""
+    base, role = _split(name)
+    if base.startswith("log_") and role in ("", "_mu"):
+        return base[4:], float(np.exp(value))
+    return name, value
+
+
+def mode_note(modes: list[dict], names=()) -> str | None:
+    """The second mode in words, with what to do about it (None when there is none)."""
+    if not modes:
+        return None
+    m = modes[0]
+    what, value = _natural(m["var"], m["value"])
+    _, others = _natural(m["var"], m["others"])
+    where = "" if m["element"] == 0 else f" (element {m['element']})"
+    more = f" (and {len(modes) - 1} more variable{'s' if len(modes) > 2 else ''})" \
+        if len(modes) > 1 else ""
+    return (f"chain {m['chain'] + 1} sits in a second mode: {what}{where} = {value:.3g} there, "
+            f"{others:.3g} in the other chains{more} ({describe(m['var'], names)}). More draws "
+            "will not join the two: rerun with another --seed and more --chains to see how often "
+            "it appears, narrow the prior that allows it, or check whether the law fits the data "
+            "two ways (e.g. an exponent trading against its coefficient)")
+
+
 def warn_if_unconverged(report: dict, *, stacklevel: int = 3) -> list[str]:
-    """Issue a :class:`ConvergenceWarning` when :func:`problems` finds any; return them."""
+    """Issue a :class:`ConvergenceWarning` when :func:`problems` finds any; return them. A chain
+    in a second mode (:func:`second_modes`) is named as such, with its own remedy."""
     found = problems(report)
     if found:
-        warnings.warn("the posterior may not be trustworthy: " + "; ".join(found) +
-                      ". Remedy: more draws/tune (--draws, --tune), more chains, a higher "
-                      "target_accept, a dense mass matrix (--dense-mass) where parameters trade "
-                      "off, tighter priors, or shared pooling for the parameters named.",
+        names = set(report["rhat"]) | set(report["ess_bulk"])
+        modes = mode_note([m for m in report.get("modes", []) if m["var"] not in unused(names)],
+                          names)
+        remedy = (f". {modes}." if modes else
+                  ". Remedy: more draws/tune (--draws, --tune), more chains, a higher "
+                  "target_accept, a dense mass matrix (--dense-mass) where parameters trade "
+                  "off, tighter priors, or shared pooling for the parameters named.")
+        warnings.warn("the posterior may not be trustworthy: " + "; ".join(found) + remedy,
                       ConvergenceWarning, stacklevel=stacklevel)
     return found

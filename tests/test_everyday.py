@@ -256,3 +256,31 @@ def test_compare_refits_and_forecast_checks_are_titled(monkeypatch):
     wrapper.sample(_Fit.data)
     assert seen[-2:] == [("compare: kaplan, 3-fold: refit 1 of 3", True),
                          ("compare: kaplan, 3-fold: refit 2 of 3", True)]
+
+
+# ------------------------------------------------------------------------ a second mode
+def test_a_chain_in_a_second_mode_is_named_with_its_own_remedy():
+    from bayeslaws import diagnostics
+
+    rng = np.random.default_rng(0)
+    beta = np.log(0.35) + 0.02 * rng.standard_normal((4, 500))
+    beta[2] = np.log(0.07) + 0.02 * rng.standard_normal(500)  # chain 3 found another optimum
+    alpha = np.log(0.34) + 0.02 * rng.standard_normal((4, 500))
+    post = xr.Dataset({"log_beta": (("chain", "draw"), beta),
+                       "log_alpha": (("chain", "draw"), alpha)})
+    idata = xr.DataTree.from_dict({"posterior": post})
+    report = diagnostics.diagnose(idata, ["log_beta", "log_alpha"])
+    assert [(m["var"], m["chain"]) for m in report["modes"]] == [("log_beta", 2)]
+    with pytest.warns(bl.ConvergenceWarning) as record:
+        diagnostics.warn_if_unconverged(report)
+    text = str(record[0].message)
+    assert "chain 3 sits in a second mode: beta = 0.07 there, 0.35 in the other chains" in text
+    assert "More draws will not join the two" in text and "more draws/tune" not in text
+    # slow mixing (chains apart by less than the gap rule) keeps the generic remedy
+    slow = post.assign(log_beta=(("chain", "draw"),
+                                 np.log(0.35) + 0.02 * rng.standard_normal((4, 500))
+                                 + 0.03 * np.arange(4)[:, None]))
+    report = diagnostics.diagnose(xr.DataTree.from_dict({"posterior": slow}), ["log_beta"])
+    assert report["modes"] == []
+    with pytest.warns(bl.ConvergenceWarning, match="more draws/tune"):
+        diagnostics.warn_if_unconverged(report)
