@@ -426,7 +426,14 @@ def backtest_residuals(law, frame: pd.DataFrame, *, family_column: str = "family
             rows = (fam_held == fam) & (d > 0)
             if rows.any():
                 cov = predictive_cov(curve[:, rows], np.maximum(s[rows], 1e-9))
-                groups.append((y[rows] - m[rows], cov, d[rows],
+                r = y[rows] - m[rows]
+                if not (np.isfinite(r).all() and np.isfinite(cov).all()):
+                    # a refit whose draws broke down (non-finite forecasts) measures nothing
+                    warnings.warn(f"a calibration backtest of family {fam!r} gave non-finite "
+                                  "forecasts and is left out of the discrepancy",
+                                  UserWarning, stacklevel=2)
+                    continue
+                groups.append((r, cov, d[rows],
                                _scale_gap(size, table.family.astype(str), mask, fam)))
     return groups, len(masks)
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -112,7 +113,12 @@ def save(fit, path, *, log_likelihood: bool = False) -> None:
             and "extrapolation" not in fit.idata.children):
         # A fit made in this process learns its extrapolation discrepancy before it is written,
         # so that a loaded fit never reruns the backtests behind the user's back.
-        fit.discrepancy  # noqa: B018  (learned and stored in fit.idata)
+        try:
+            fit.discrepancy  # noqa: B018  (learned and stored in fit.idata)
+        except Exception as exc:  # noqa: BLE001  a failed calibration must not lose the fit
+            warnings.warn(f"the extrapolation discrepancy could not be learned "
+                          f"({type(exc).__name__}: {exc}); the fit is saved without it and a "
+                          "loaded fit will try again", UserWarning, stacklevel=3)
     if log_likelihood:
         fit.log_likelihood()  # computed now if the fit has not needed it before
     tree = fit.idata.copy()

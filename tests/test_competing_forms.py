@@ -205,7 +205,8 @@ def test_compare_cli_scores_held_out_rows(nmt_comparison, tmp_path, capsys):
     assert code == 0
     out = pd.read_csv(tmp_path / "cmp.csv", index_col=0)
     assert {"ho_elpd", "ho_rmse_log", "ho_coverage_90"} <= set(out.columns)
-    assert out.loc["power-law", "ho_rmse_log"] > out.loc["m4", "ho_rmse_log"]
+    # rows are labelled by law and file
+    assert out.loc["power-law (power-law.nc)", "ho_rmse_log"] > out.loc["m4 (m4.nc)", "ho_rmse_log"]
     assert "held-out rows" in capsys.readouterr().out
 
 

@@ -46,10 +46,12 @@ def prepare_quietly(law, frame, **kwargs) -> RunTable:
 
 
 def rows_named(message: str) -> list[int]:
-    """The row positions that an error message lists after 'row' / 'rows'."""
+    """The 0-based row positions that an error message lists after 'row' / 'rows' (messages
+    count rows from 1, the first row under the header, and say so)."""
     match = re.search(r"\brows? ((?:\d+(?:, )?)+)", message)
     assert match, f"message does not name rows: {message}"
-    return [int(r) for r in match.group(1).split(", ") if r]
+    assert "counted from 1 under the header" in message
+    return [int(r) - 1 for r in match.group(1).split(", ") if r]
 
 
 # --------------------------------------------------------------------------- valid input
@@ -221,7 +223,7 @@ def test_many_bad_rows_are_summarised():
     with pytest.raises(DataError) as err:
         prepare(CHINCHILLA, frame)
     assert err.value.rows == list(range(20))
-    assert "(and 12 more)" in str(err.value)
+    assert "(and 12 more; counted from 1 under the header)" in str(err.value)
 
 
 # --------------------------------------------------------------------------- table-level errors

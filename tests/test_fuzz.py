@@ -137,7 +137,11 @@ def stubbed(monkeypatch, tmp_path):
     monkeypatch.setattr(bayeslaws.inference, "fit_law", lambda *a, **k: fit)
     monkeypatch.setattr(bayeslaws.demo, "run", lambda *a, **k: None)
     # comparison may refit (sample) for rows with high Pareto k: a stub table instead
-    table = pd.DataFrame({"elpd": [0.0]}, index=["stub"])
+    table = pd.DataFrame({"rank": [0, 1], "elpd": [0.0, -1.0], "se": [1.0, 1.0],
+                          "elpd_diff": [0.0, 1.0], "dse": [0.0, 1.0], "p_worse": [0.0, 0.5],
+                          "p_loo": [5.0, 5.0], "weight": [1.0, 0.0], "cv": ["psis-loo"] * 2,
+                          "k_max": [0.1, 0.1], "n_high_k": [0, 0], "diag_diff": ["", ""],
+                          "diag_elpd": ["", ""]}, index=["stub", "stub2"])
     table.attrs.update(notes=[], verdict="stub")
     monkeypatch.setattr(sys.modules["bayeslaws.compare"], "compare", lambda *a, **k: table)
     monkeypatch.chdir(tmp_path)
