@@ -9,6 +9,7 @@ saving) runs for real.
 
 from __future__ import annotations
 
+import importlib
 import os
 import string
 import sys
@@ -143,7 +144,8 @@ def stubbed(monkeypatch, tmp_path):
                           "k_max": [0.1, 0.1], "n_high_k": [0, 0], "diag_diff": ["", ""],
                           "diag_elpd": ["", ""]}, index=["stub", "stub2"])
     table.attrs.update(notes=[], verdict="stub")
-    monkeypatch.setattr(sys.modules["bayeslaws.compare"], "compare", lambda *a, **k: table)
+    module = importlib.import_module("bayeslaws.compare")  # bl.compare is the function
+    monkeypatch.setattr(module, "compare", lambda *a, **k: table)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "runs.csv").write_text("params,tokens,family\n1e9,2e10,a\n3e9,6e10,new\n")
     (tmp_path / "bad.csv").write_text("params,tokens\nabc,2e10\n")
