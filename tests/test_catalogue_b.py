@@ -61,7 +61,8 @@ def vocab_fit():
     runs = bl.datasets.load("vocab_tao2024", fit_rows=True)
     # one family: partial and shared pooling have the same posterior of the law's parameters
     # (the between-family sds only sample their priors), so the short test fit shares them
-    return bl.laws.get("vocab", pooling="shared").fit(runs, seed=0, draws=500, tune=500, chains=2)
+    return bl.laws.get("vocab", pooling="shared").fit(runs, seed=0, draws=500, tune=500, chains=2,
+                                                       extrapolation=None)
 
 
 def test_vocab_real_fit_near_tao_2024(vocab_fit):
@@ -122,7 +123,8 @@ def test_batch_size_recovers_the_optimum_on_simulated_cells():
 @pytest.fixture(scope="module")
 def step_fit():
     runs = bl.datasets.load("steplaw_li2025", fit_rows=True)
-    return bl.laws.get("batch-size").fit(runs, seed=0, draws=1000, tune=500, chains=4)
+    return bl.laws.get("batch-size").fit(runs, seed=0, draws=1000, tune=500, chains=4,
+                                         extrapolation=None)
 
 
 def test_batch_size_real_fit_near_li_2025(step_fit):
