@@ -55,7 +55,7 @@ def test_a_rows_draws_do_not_depend_on_the_other_rows(fit):
     rng = np.random.default_rng(1)
     for _ in range(6):
         pick = rng.choice(len(rows), size=rng.integers(1, len(rows)), replace=False)
-        part = _quiet(lambda: fit.predict(rows.iloc[pick], seed=5).draws)
+        part = _quiet(lambda pick=pick: fit.predict(rows.iloc[pick], seed=5).draws)
         for name in ("loss", "loss_predictive", "loss_law"):
             np.testing.assert_array_equal(part[name].values, full[name].values[..., pick])
     other = _quiet(lambda: fit.predict(rows, seed=6).draws)
