@@ -264,3 +264,30 @@ def prepare(law, data, *, family_column: str = "family", require_target: bool = 
     if require_target:
         frame.attrs[CHECKED] = True
     return RunTable(frame=frame, x=x, y=y, family=family, has_family=has_family, notes=notes)
+
+
+def prepare_for_fit(law, data, *, family_column: str = "family", columns=None, family=None,
+                    loss_unit=None, scale=None, drop_missing=False):
+    """A user's table as a fit starts from it, shared by every way of fitting (NUTS, Laplace).
+
+    The columns and units are mapped to bayeslaws' own (:func:`bayeslaws.mapping.to_canonical`),
+    the table is validated (:func:`prepare`) and the law is bound to it
+    (:meth:`bayeslaws.laws.Law.bind`: data-relative default priors, e.g. bnsl's break range).
+
+    Returns
+    -------
+    law : bayeslaws.laws.Law
+        The bound law (the same law where binding changes nothing).
+    table : RunTable
+    source : bayeslaws.mapping.Source
+        The mapping, stored in the fit's config (``source.to_config()``); ``source.family`` is the
+        family column.
+    """
+    from . import mapping
+
+    source = mapping.source(columns, family=family,
+                            family_column=None if family_column == "family" else family_column,
+                            loss_unit=loss_unit, scale=scale, drop_missing=drop_missing)
+    data = mapping.to_canonical(law, data, source)
+    table = prepare(law, data, family_column=source.family)
+    return law.bind(table), table, source

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import data as data_mod
-from . import batch, diagnostics, hooks, laplace, mapping, sampling
+from . import batch, diagnostics, hooks, laplace, sampling
 from .errors import SpecError
 from .fit import EXTRAPOLATION, RETRY_TARGET_ACCEPT, Fit
 from .model import build_model, check_start
@@ -36,16 +36,13 @@ def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="nump
                                    family_column=family_column, extrapolation=extrapolation,
                                    columns=columns, family=family, loss_unit=loss_unit,
                                    scale=scale, drop_missing=drop_missing)
-    source = mapping.source(columns, family=family,
-                            family_column=None if family_column == "family" else family_column,
-                            loss_unit=loss_unit, scale=scale, drop_missing=drop_missing)
-    data = mapping.to_canonical(law, data, source)
-    family_column = source.family
     if extrapolation not in EXTRAPOLATION:
         raise SpecError(f"extrapolation must be one of {EXTRAPOLATION}, not {extrapolation!r}")
     sampling.check_settings(sampler, draws=draws, tune=tune, chains=chains, float32=float32)
-    table = data_mod.prepare(law, data, family_column=family_column)
-    law = law.bind(table)  # data-relative default priors (bnsl's break range); else the same law
+    law, table, source = data_mod.prepare_for_fit(
+        law, data, family_column=family_column, columns=columns, family=family,
+        loss_unit=loss_unit, scale=scale, drop_missing=drop_missing)
+    family_column = source.family
     families = table.families
     family_idx = pd.Index(families).get_indexer(table.family)
     model = build_model(law, table, families, family_idx)

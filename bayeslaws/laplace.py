@@ -57,7 +57,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from . import batch, mapping
+from . import batch
 from . import data as data_mod
 from .errors import SpecError
 from .fit import EXTRAPOLATION, Fit, approximate_note
@@ -235,18 +235,15 @@ def fit_laplace(law, data, *, seed: int = 0, draws: int = 1000, chains: int = 4,
 
     import xarray as xr
 
-    source = mapping.source(columns, family=family,
-                            family_column=None if family_column == "family" else family_column,
-                            loss_unit=loss_unit, scale=scale, drop_missing=drop_missing)
-    data = mapping.to_canonical(law, data, source)
-    family_column = source.family
     if extrapolation not in EXTRAPOLATION:
         raise SpecError(f"extrapolation must be one of {EXTRAPOLATION}, not {extrapolation!r}")
     for name, value in (("draws", draws), ("chains", chains), ("restarts", restarts)):
         if int(value) < 1:
             raise SpecError(f"{name} must be a positive integer, not {value}")
-    table = data_mod.prepare(law, data, family_column=family_column)
-    law = law.bind(table)
+    law, table, source = data_mod.prepare_for_fit(
+        law, data, family_column=family_column, columns=columns, family=family,
+        loss_unit=loss_unit, scale=scale, drop_missing=drop_missing)
+    family_column = source.family
     families = table.families
     family_idx = pd.Index(families).get_indexer(table.family)
     check_start(build_model(law, table, families, family_idx), law)
