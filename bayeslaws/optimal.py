@@ -147,3 +147,19 @@ def optimal(fit, flops, *, family: str | None = None, seed: int = 0,
                      "tokens_per_param": (dims, np.exp(log_d - log_n)), "loss_opt": (dims, loss)},
                     coords=coords)
     return Optimum(ds, flops)
+
+
+def frontier_inputs(fit, budgets, family: str, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """Each posterior draw's compute-optimal N* and D* at every budget, ready to be forecast:
+    ``{"params": (chain, draw, budget), "tokens": (chain, draw, budget)}`` for
+    ``fit.predict(rows, input_draws=...)``, one row per budget (the forecast along the fitted
+    frontier of ``bayeslaws predict --frontier``, the forecast figure and the report).
+
+    Raises
+    ------
+    BayeslawsError
+        From :func:`optimal`, e.g. for a law that is not a law of params and tokens.
+    """
+    opts = [optimal(fit, c, family=family, seed=seed) for c in budgets]
+    return {"params": np.stack([o.draws["N_opt"].values[..., 0] for o in opts], axis=-1),
+            "tokens": np.stack([o.draws["D_opt"].values[..., 0] for o in opts], axis=-1)}

@@ -2,7 +2,9 @@
 
 A row whose family was fitted uses that family's draws; a row of an unseen family uses a new
 family drawn from the population (wider, and honest about it); without a ``family`` column a
-one-family fit uses its family and a multi-family fit the population.
+one-family fit uses its family and a multi-family fit the population. Rows without a fitted family
+are named in one warning and marked in ``family_source``; a name one typo away from a fitted
+family is an error. Every row's draws come from streams keyed by the row (:mod:`bayeslaws.streams`).
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ class Prediction:
         """:meth:`interval` plus ``extrapolation``: how many times beyond the fitted range each
         row lies (1 inside it), on the axis where it is farthest out, and ``family_source``: how
         the row's family was found (``fitted``; ``the fit's only family``; or population draws
-        for a ``new family``, ``no family column``, ``family missing``)."""
+        for a ``new family``, ``no family column``, ``family missing``, or ``population`` asked
+        for by name)."""
         out = self.interval(prob)
         out["extrapolation"] = 10.0 ** self.distance
         if "family_source" in self.draws.coords:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BayeslawsError
+from ..optimal import frontier_inputs
 
 
 def _families(fit, args) -> list[str] | None:
@@ -71,13 +72,11 @@ def frontier_table(fit, args, prob: float) -> pd.DataFrame:
         raise BayeslawsError("--flops must be positive numbers of FLOPs")
     parts = []
     for fam in families:
-        opts = [fit.optimal(c, family=fam, seed=args.seed) for c in budgets]
-        n = np.stack([o.draws["N_opt"].values[..., 0] for o in opts], axis=-1)
-        d = np.stack([o.draws["D_opt"].values[..., 0] for o in opts], axis=-1)
+        draws = frontier_inputs(fit, budgets, fam, seed=args.seed)
+        n, d = draws["params"], draws["tokens"]
         rows = pd.DataFrame({column: fam, "flops": budgets, "params": np.median(n, axis=(0, 1)),
                              "tokens": np.median(d, axis=(0, 1))})
-        pred = fit.predict(rows, seed=args.seed, input_draws={"params": n, "tokens": d},
-                           new_families=args.new_family)
+        pred = fit.predict(rows, seed=args.seed, input_draws=draws, new_families=args.new_family)
         table = pred.summary(prob)
         ratio = np.median(d / n, axis=(0, 1))
         table.insert(table.columns.get_loc("tokens") + 1, "tokens_per_param", ratio)

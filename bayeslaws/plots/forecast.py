@@ -62,6 +62,7 @@ def forecast_path(fit, xs: np.ndarray, family: str, tokens_per_param: float | No
     import warnings
 
     from ..errors import ExtrapolationWarning
+    from ..optimal import frontier_inputs
 
     law = fit.law
     fam_col = fit.config["family_column"]
@@ -70,15 +71,12 @@ def forecast_path(fit, xs: np.ndarray, family: str, tokens_per_param: float | No
     draws = None
     if two and tokens_per_param is None:
         try:
-            opts = [fit.optimal(c, family=family) for c in xs]
+            draws = frontier_inputs(fit, xs, family)
         except BayeslawsError:  # e.g. a law with more inputs than N and D: a fixed ratio
-            opts = None
-        if opts is not None:
-            n = np.stack([o.draws["N_opt"].values[..., 0] for o in opts], axis=-1)
-            d = np.stack([o.draws["D_opt"].values[..., 0] for o in opts], axis=-1)
-            draws = {"params": n, "tokens": d}
-            rows = pd.DataFrame({"params": np.median(n, axis=(0, 1)),
-                                 "tokens": np.median(d, axis=(0, 1)), "flops": xs})
+            draws = None
+        if draws is not None:
+            rows = pd.DataFrame({"params": np.median(draws["params"], axis=(0, 1)),
+                                 "tokens": np.median(draws["tokens"], axis=(0, 1)), "flops": xs})
     if draws is None:
         ratio = 20.0 if tokens_per_param is None else float(tokens_per_param)
         rows = pd.DataFrame(_forecast_rows(law, xs, ratio))
