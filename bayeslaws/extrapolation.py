@@ -89,6 +89,9 @@ FRACTIONS = (0.5, 0.65, 0.8)
 #: backtests (tau about 0.032), from ``benchmarks/extrapolation.py``
 #: (``benchmarks/results/extrapolation_prior.json``).
 TAU_PRIOR = (-3.442, 0.576)
+#: Weight of a fit's own inner backtests in its tau posterior (a tempered likelihood,
+#: :func:`tau_posterior`); chosen by leave-one-source-out over the calibration corpus.
+OWN_WEIGHT = 1.0
 #: Smallest between-dataset sd of log tau in the empirical-Bayes population prior.
 SD_FLOOR = 0.5
 #: Upper end of the tau grid (an error of 50% per decade is far beyond any law worth using).
@@ -169,6 +172,26 @@ def fitted_width(law, train_x: dict, train_family: np.ndarray, family: np.ndarra
     for rows, ref in _families(train_family, family):
         out[rows] = size[ref].max() - size[ref].min()
     return np.maximum(out, WIDTH_MIN)
+
+
+def size_multiple(law, train_x: dict, train_family: np.ndarray, x: dict,
+                  family: np.ndarray) -> np.ndarray:
+    r"""How many times each row's size exceeds the largest fitted run of its family.
+
+    .. math:: m = \exp\big(s(x) - \max_{\text{fit}} s\big)
+
+    on the size axis :math:`s` of :func:`size_axis` (log compute :math:`6ND` when the law takes
+    params and tokens): the *compute multiple* of a forecast, 10 for a run with ten times the
+    compute of the largest fitted one, below 1 for a run inside (or below) the fitted range. A
+    family that was not fitted is measured against all fitted runs. The calibration tables in
+    ``docs/calibration.md`` are read by this number.
+    """
+    train = size_axis(law, train_x)
+    new = size_axis(law, x)
+    out = np.ones(len(family))
+    for rows, ref in _families(train_family, family):
+        out[rows] = np.exp(new[rows] - train[ref].max())
+    return out
 
 
 def relative_distance(law, train_x: dict, train_family: np.ndarray, x: dict,
@@ -274,16 +297,23 @@ def predictive_cov(law_link: np.ndarray, sd: np.ndarray, clip: float = 0.025) ->
     return cov + np.diag(np.maximum(sd2 - np.diag(cov), 1e-4 * sd2))
 
 
-def tau_posterior(groups, *, prior=None, size: int = 2001):
-    """Grid posterior of the drift rate: ``(grid, density)`` with the density normalised.
+def tau_posterior(groups, *, prior=None, weight: float | None = None, size: int = 2001):
+    r"""Grid posterior of the drift rate: ``(grid, density)`` with the density normalised.
 
-    ``prior`` is ``(mu, sd)`` of a log-normal on tau (default :data:`TAU_PRIOR`).
+    .. math:: p(\tau \mid r) \propto \mathrm{LogNormal}(\tau; \mu, s)\,
+              p(r \mid \tau)^{w}
+
+    ``prior`` is ``(mu, sd)`` of a log-normal on tau (default :data:`TAU_PRIOR`); ``weight``
+    :math:`w` tempers the backtests' likelihood (default :data:`OWN_WEIGHT`): a fit's few inner
+    backtests are strongly correlated looks at the smaller runs, so at full weight they decide
+    tau alone (see :data:`OWN_WEIGHT`).
     """
     mu, sd = prior or TAU_PRIOR
+    weight = OWN_WEIGHT if weight is None else float(weight)
     grid = np.linspace(TAU_MAX / size, TAU_MAX, size)
     logp = -0.5 * ((np.log(grid) - mu) / sd) ** 2 - np.log(grid)
-    if groups:
-        logp = logp + drift_loglik(groups, grid)
+    if groups and weight > 0:
+        logp = logp + weight * drift_loglik(groups, grid)
     p = np.exp(logp - logp.max())
     p /= np.trapezoid(p, grid)
     return grid, p

@@ -76,12 +76,17 @@ class Prediction:
 
     def summary(self, prob: float = DEFAULT_PROB) -> pd.DataFrame:
         """:meth:`interval` plus ``extrapolation``: how many times beyond the fitted range each
-        row lies (1 inside it), on the axis where it is farthest out, and ``family_source``: how
+        row lies (1 inside it), on the axis where it is farthest out; ``compute_multiple``: the
+        row's compute (its size axis) over the largest fitted run's of its family
+        (:func:`bayeslaws.extrapolation.size_multiple`; the scale by which
+        ``docs/calibration.md`` reports the coverage and error to expect); and ``family_source``: how
         the row's family was found (``fitted``; ``the fit's only family``; or population draws
         for a ``new family``, ``no family column``, ``family missing``, or ``population`` asked
         for by name)."""
         out = self.interval(prob)
         out["extrapolation"] = 10.0 ** self.distance
+        if "compute_multiple" in self.draws.coords:
+            out["compute_multiple"] = self.draws["compute_multiple"].values
         if "family_source" in self.draws.coords:
             out["family_source"] = self.draws["family_source"].values
         return out
@@ -290,8 +295,8 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
             eps[..., r] = rng.standard_normal(sigma.shape)
     sigma = sigma[..., None]
     # Distance of each row: inputs given as draws are placed at their median.
-    d, width = _distance(fit, {k: np.median(v, axis=(0, 1)) if np.ndim(v) == 3 else v
-                               for k, v in x.items()}, row_fam)
+    d, width, multiple = _distance(fit, {k: np.median(v, axis=(0, 1)) if np.ndim(v) == 3
+                                         else v for k, v in x.items()}, row_fam)
     link = pure
     if discrepancy and (d > 0).any():
         found = fit.discrepancy
@@ -316,19 +321,21 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
     dims = ("chain", "draw", "row")
     coords = {"chain": post["chain"].values, "draw": post["draw"].values,
               "row": np.arange(len(frame)), "family": ("row", row_fam.astype(str)),
-              "extrapolation": ("row", d), "family_source": ("row", family_source.astype(str))}
+              "extrapolation": ("row", d), "compute_multiple": ("row", multiple),
+              "family_source": ("row", family_source.astype(str))}
     ds = xr.Dataset({law.target: (dims, link), f"{law.target}_predictive": (dims, noisy),
                      f"{law.target}_law": (dims, pure)}, coords=coords)
     return Prediction(ds, frame, law.target, notes + table.notes)
 
 
-def _distance(fit, x: dict, row_fam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Decades beyond the fitted range per row, and the decades that range spans; a population
-    row is measured against all data."""
+def _distance(fit, x: dict, row_fam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decades beyond the fitted range per row, the decades that range spans, and the compute
+    multiple over the largest fitted run; a population row is measured against all data."""
     train = data_mod.prepare(fit.law, fit.data, family_column=fit.config["family_column"],
                              require_target=False)
     train_fam = np.asarray(train.family).astype(str)
     if not train.has_family:
         train_fam = np.full(len(train_fam), fit.families[0])
     return (extrapolation.distance(fit.law, train.x, train_fam, x, row_fam),
-            extrapolation.fitted_width(fit.law, train.x, train_fam, row_fam))
+            extrapolation.fitted_width(fit.law, train.x, train_fam, row_fam),
+            extrapolation.size_multiple(fit.law, train.x, train_fam, x, row_fam))

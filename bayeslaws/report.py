@@ -163,6 +163,8 @@ def _forecast_tables(fit, target: float, holdout, prob: float) -> str:
             summary[[f"{t}_median", f"{t}_lower", f"{t}_upper"]].to_numpy()]
         tab["beyond the data"] = [f"{v:.3g}x" if v > 1 else "inside"
                                   for v in summary["extrapolation"]]
+        if "compute_multiple" in summary:
+            tab["x largest run"] = [f"{v:.3g}x" for v in summary["compute_multiple"]]
         parts.append(tab)
     tab = pd.concat(parts, ignore_index=True)
     if len(families) == 1:

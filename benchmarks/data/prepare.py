@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
@@ -42,9 +43,53 @@ def opt() -> pd.DataFrame:
     return h[["model", "params", "tokens", "loss"]]
 
 
+def datablations_oscar() -> pd.DataFrame:
+    """Datablations' OSCAR training curves (2.8B, 4.2B, 8.7B at 1-44 planned epochs), every
+    fourth logged point of each curve (the curves are logged every few steps; neighbours add
+    nothing to a fit but time)."""
+    h = pd.read_csv(os.path.join(SHARED, "hitchhiker_colpret_choshen2024", "tidy.csv"))
+    h = h[h.family == "datablations_oscar"].rename(columns={"value": "loss"})
+    h = h.sort_values(["model", "tokens"])
+    h = h[h.groupby("model").cumcount() % 4 == 0]
+    return h[["family", "model", "params", "tokens", "unique_tokens", "epochs_planned", "loss"]]
+
+
+def steplaw_moe() -> pd.DataFrame:
+    """Li et al.'s MoE runs: the best smoothed final loss of each (active params, tokens) cell
+    over its learning-rate x batch-size grid (the loss at tuned hyperparameters)."""
+    s = pd.read_csv(os.path.join(SHARED, "steplaw_li2025", "tidy.csv"))
+    s = s[s.arch == "moe"]
+    best = (s.groupby(["params_active", "tokens"], as_index=False)["loss_smooth"].min()
+            .rename(columns={"params_active": "params", "loss_smooth": "loss"}))
+    return best.assign(family="steplaw_moe")
+
+
+#: Tokens per optimiser step of OLMo-1B and OLMo-7B (2,048 sequences of 2,048 tokens).
+OLMO1_TOKENS_PER_STEP = 2048 * 2048
+
+
+def olmo1() -> pd.DataFrame:
+    """OLMo-1B, OLMo-7B and OLMo-7B-Twin-2T checkpoints: C4 validation loss against tokens seen
+    (1B: the ``v2-small-c4_en`` loss; 7B: log of the ``c4_en`` perplexity)."""
+    o = pd.read_csv(os.path.join(SHARED, "hitchhiker_colpret_choshen2024", "aggregated_eval",
+                                 "olmo.csv"))
+    o = o.assign(family=o.model_name.str.strip())
+    loss = o["v2-small-c4_en-validation/CrossEntropyLoss"].fillna(
+        np.log(o["c4_en-validation/Perplexity"]))
+    params = o.num_params.str.strip().map({"1B": 1.18e9, "7B": 6.89e9})
+    out = pd.DataFrame({"family": o.family, "params": params,
+                        "tokens": o.Step * OLMO1_TOKENS_PER_STEP, "loss": loss})
+    out = out.dropna()
+    out = out.sort_values(["family", "tokens"])
+    out = out[out.groupby("family").cumcount() % 5 == 0]
+    return out.assign(flops=6 * out.params * out.tokens)
+
+
 if __name__ == "__main__":
     for name, make in [("datablations", datablations), ("porian", porian),
-                       ("olmo_ladder", olmo_ladder), ("opt", opt)]:
+                       ("olmo_ladder", olmo_ladder), ("opt", opt),
+                       ("datablations_oscar", datablations_oscar),
+                       ("steplaw_moe", steplaw_moe), ("olmo1", olmo1)]:
         frame = make().sort_values(["params", "tokens"]).reset_index(drop=True)
         frame.to_csv(os.path.join(HERE, f"{name}.csv"), index=False)
         print(name, len(frame))

@@ -1,0 +1,572 @@
+"""Leave-one-source-out calibration of forecasts beyond the data, over a corpus of public studies.
+
+Each *split* of the corpus fits a law on the smaller runs of one public study, the way a user
+would (``law.fit(train)``, default settings), and forecasts its larger held-out runs. The
+corpus spans IsoFLOP sweeps, over-training grids, single-family ladders, multi-corpus studies,
+training trajectories and learning-curve collections, with compute multiples from about 2x to
+100x beyond the largest fitted run (table in ``docs/calibration.md``).
+
+What is scored is the *extrapolation model*: how the plain posterior predictive is widened
+beyond the data. Everything learned across studies (the population prior of the drift rate
+tau, the weight of a fit's own inner backtests) is learned without the study being scored:
+leave-one-source-out (a source is one paper's release; where one paper gave two sets of runs,
+both leave together). The candidates, scored on the same cached posteriors:
+
+* ``plain``: the posterior predictive alone (no discrepancy);
+* ``inner-eb``: the package's model until 2026-12: tau's prior fitted by empirical Bayes to the
+  other sources' *inner* backtests (refits on the smaller runs of the training data), updated by
+  the study's own inner backtests;
+* ``outer-eb``: tau's prior fitted by empirical Bayes to the other sources' *realised forecast
+  errors* (the held-out runs of their splits against their final fits), with no own backtests
+  (``w = 0``), or updated by the study's own inner backtests at weight ``w`` (a tempered
+  likelihood, ``outer-eb w=0.25`` ...);
+* ``huber-grid``: Hoffmann/Epoch Huber + L-BFGS (Chinchilla splits; a point: CRPS = abs. error).
+
+Only training rows enter any fit; held-out rows are used for scoring and, for the *other*
+sources, for learning the population.
+
+    python benchmarks/calibration.py [--fresh] [--only SPLIT ...] [--draws 1000]
+
+Writes ``benchmarks/results/calibration.csv`` (per split and method),
+``calibration_summary.csv`` (means), ``calibration_prior.json`` (the population prior of tau
+from every source: the package's :data:`bayeslaws.extrapolation.TAU_PRIOR`) and
+``docs/_static/calibration_lodo.png``. Fits are cached in ``benchmarks/.cache/calibration/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pickle
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import baselines
+
+import bayeslaws as bl
+from bayeslaws import extrapolation as ex
+from bayeslaws import scores
+
+DATA = os.path.join(HERE, "data")
+CACHE = os.path.join(HERE, ".cache", "calibration")
+RESULTS = os.path.join(HERE, "results")
+
+
+def _csv(name):
+    return pd.read_csv(os.path.join(DATA, f"{name}.csv"))
+
+
+def _by(frame, column, cut, *, below=True):
+    """(train, test): rows with ``column <= cut`` and the rest."""
+    mask = frame[column] <= cut
+    return frame[mask], frame[~mask]
+
+
+def _compute(frame):
+    return frame.assign(compute=6.0 * frame.params * frame.tokens)
+
+
+def _quantile_split(frame, q):
+    frame = _compute(frame)
+    return _by(frame, "compute", np.quantile(frame.compute, q))
+
+
+# ------------------------------------------------------------------------------- the corpus
+@dataclass(frozen=True)
+class Split:
+    source: str  # the leave-out unit: one paper's data release
+    dataset: str  # one set of training runs
+    law: str
+    kind: str  # what sort of study
+    load: Callable
+    note: str
+
+
+def _chinchilla():
+    return bl.datasets.load("chinchilla_epoch", fit_rows=True)
+
+
+def _gadre():
+    return bl.datasets.load("gadre_overtraining")
+
+
+def _datablations():
+    return _csv("datablations")
+
+
+def _porian():
+    runs = _csv("porian")
+    return runs[runs.loss <= 8]  # the badly sized edge-of-isoFLOP points (data README)
+
+
+def _opt():
+    return _csv("opt")
+
+
+def _steplaw():
+    runs = bl.datasets.load("steplaw_li2025")
+    return (runs.groupby(["params", "tokens"], as_index=False)["loss"].min()
+            .assign(family="steplaw_dense"))
+
+
+def _oscar():
+    runs = _csv("datablations_oscar")
+    runs = runs[runs.tokens >= 5e9]  # past warm-up: the curves' first billions are transients
+    return runs[runs.groupby("model").cumcount() % 4 == 0]  # every 16th logged point
+
+
+def _olmo1():
+    runs = _csv("olmo1")
+    return runs[runs.tokens >= 2e10]  # past warm-up
+
+
+def _olmo_sizes(train, test):
+    """OLMo ladder: the ``train`` sizes, and the ``test`` sizes (None: every other run)."""
+    runs = _csv("olmo_ladder")
+    fit = runs["size"].isin(train)
+    held = ~fit if test is None else runs["size"].isin(test)
+    return runs[fit], runs[held]
+
+
+def _revisiting(domain):
+    runs = bl.datasets.load("revisiting_alabdulmohsin2022")
+    runs = runs[runs.domain == domain]
+    return runs[runs.train_split_is_1 == 1], runs[runs.train_split_is_1 == 0]
+
+
+SPLITS: dict[str, Split] = {
+    # Epoch's extraction of Hoffmann et al.'s runs: near-IsoFLOP, one family
+    "chinchilla_q85": Split("hoffmann2022", "chinchilla", "chinchilla", "IsoFLOP sweep",
+                            lambda: _quantile_split(_chinchilla(), 0.85),
+                            "lowest 85% of compute -> top 15%"),
+    "chinchilla_1e21": Split("hoffmann2022", "chinchilla", "chinchilla", "IsoFLOP sweep",
+                             lambda: _by(_compute(_chinchilla()), "compute", 1e21),
+                             "C < 1e21 -> C >= 1e21"),
+    "chinchilla_q50": Split("hoffmann2022", "chinchilla", "chinchilla", "IsoFLOP sweep",
+                            lambda: _quantile_split(_chinchilla(), 0.5),
+                            "lowest half of compute -> upper half"),
+    # Gadre et al.: 3 corpora, over-training grid
+    "gadre_5e8": Split("gadre2024", "gadre", "chinchilla", "over-training grid, 3 corpora",
+                       lambda: _by(_gadre(), "params", 5e8), "<= 411M -> 1.4B and 6.9B"),
+    "gadre_2e8": Split("gadre2024", "gadre", "chinchilla", "over-training grid, 3 corpora",
+                       lambda: _by(_gadre(), "params", 2e8), "<= 154M -> 411M-6.9B"),
+    # Muennighoff et al.: C4 finals (<= 4 epochs) and OSCAR training curves
+    "datablations_4e9": Split("muennighoff2023", "datablations_c4", "chinchilla",
+                              "single-corpus grid", lambda: _by(_datablations(), "params", 4e9 - 1),
+                              "< 4B -> 4.2B and 8.7B"),
+    "datablations_1e9": Split("muennighoff2023", "datablations_c4", "chinchilla",
+                              "single-corpus grid", lambda: _by(_datablations(), "params", 1.2e9),
+                              "<= 1.1B -> 1.4B-8.7B"),
+    "oscar_curves": Split("muennighoff2023", "datablations_oscar", "data-constrained",
+                          "training curves, repeated data",
+                          lambda: _by(_oscar(), "params", 5e9), "2.8B and 4.2B -> 8.7B curves"),
+    # Porian et al.: 9 recipes (families), IsoFLOP
+    "porian_3e18": Split("porian2024", "porian", "chinchilla", "IsoFLOP sweeps, 9 recipes",
+                         lambda: _by(_porian(), "flops_budget", 3.2e18),
+                         "C <= 3.2e18 -> 6.4e18-2.56e19"),
+    "porian_8e17": Split("porian2024", "porian", "chinchilla", "IsoFLOP sweeps, 9 recipes",
+                         lambda: _by(_porian(), "flops_budget", 8e17), "C <= 8e17 -> 1.6e18-2.56e19"),
+    # Bhagia et al.: OLMo ladder (final checkpoints) and OLMo-2 7B/13B
+    "olmo_ladder": Split("bhagia2024", "olmo_ladder", "chinchilla", "size ladder",
+                         lambda: _olmo_sizes(["190M", "370M", "760M", "1B"], None),
+                         "190M-1.3B -> 3B ladder, OLMo-2 7B and 13B"),
+    "olmo_ladder_small": Split("bhagia2024", "olmo_ladder", "chinchilla", "size ladder",
+                               lambda: _olmo_sizes(["190M", "370M"], ["760M", "1B", "3B"]),
+                               "190M-370M -> 760M-3B ladder"),
+    # OPT training trajectories (Hitchhiker collection)
+    "opt_13b": Split("zhang2022", "opt", "chinchilla", "training trajectories",
+                     lambda: _by(_opt(), "params", 1.4e10), "<= 13B -> 30B and 175B"),
+    "opt_2b": Split("zhang2022", "opt", "chinchilla", "training trajectories",
+                    lambda: _by(_opt(), "params", 3e9), "<= 2.7B -> 6.7B-175B"),
+    # Li et al. Step Law: best loss per (N, D) cell; dense and MoE runs
+    "steplaw_dense": Split("li2025", "steplaw_dense", "chinchilla", "hyperparameter-tuned grid",
+                           lambda: _by(_steplaw(), "params", 1e9), "215-537M -> 1.07B"),
+    "steplaw_moe": Split("li2025", "steplaw_moe", "chinchilla", "hyperparameter-tuned grid, MoE",
+                         lambda: _by(_csv("steplaw_moe"), "tokens", 8e9),
+                         "D <= 8B -> D = 20B (active params)"),
+    # Alabdulmohsin et al. 2022 learning curves: the benchmark's own split
+    "revisiting_lm": Split("alabdulmohsin2022", "revisiting_lm", "m4", "learning curves",
+                           lambda: _revisiting("LM"), "5 LM sizes, benchmark split"),
+    "revisiting_nmt": Split("alabdulmohsin2022", "revisiting_nmt", "m4", "learning curves",
+                            lambda: _revisiting("NMT"), "5 NMT architectures, benchmark split"),
+    # Groeneveld et al. 2024: OLMo-1 checkpoints
+    "olmo1_curves": Split("groeneveld2024", "olmo1", "power-law", "training trajectories",
+                          lambda: _by(_olmo1(), "tokens", 8e11),
+                          "checkpoints <= 0.8T tokens -> later ones"),
+    "olmo1_early": Split("groeneveld2024", "olmo1", "power-law", "training trajectories",
+                         lambda: _by(_olmo1(), "tokens", 2e11), "<= 0.2T tokens -> later"),
+}
+
+
+# ------------------------------------------------------------------------------- one split
+def _link(values, law):
+    values = np.asarray(values, dtype=float)
+    if law.positive_target:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(values)
+    return values
+
+
+def run_split(name, *, fresh=False, draws=1000):
+    """Fit, plain forecasts, realised forecast errors, inner backtests and baselines of one
+    split (cached)."""
+    path = os.path.join(CACHE, f"{name}_d{draws}.pkl")
+    if os.path.exists(path) and not fresh:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    split = SPLITS[name]
+    train, test = (f.reset_index(drop=True) for f in split.load())
+    law = bl.laws.get(split.law)
+    y = test[law.target].to_numpy(float)
+    out = {"rows_train": len(train), "rows_test": len(test), "y": y, "draws": draws}
+    t = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = law.fit(train, seed=0, draws=draws, tune=draws)
+    out["t_fit"] = time.perf_counter() - t
+    out["warnings"] = sorted({str(w.message).splitlines()[0][:160] for w in caught
+                              if issubclass(w.category, bl.ConvergenceWarning)})
+    diag = fit.diagnostics()
+    out["rhat"] = float(max(diag["rhat"].values()))
+    out["divergences"] = int(diag["divergences"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pred = fit.predict(test, discrepancy=False)
+    n = len(test)
+    out["plain"] = pred.predictive.values.reshape(-1, n)
+    curve = _link(pred.law.values.reshape(-1, n), law)
+    link = _link(out["plain"], law)
+    out["distance"] = np.asarray(pred.distance, dtype=float)
+    out["family"] = np.asarray(pred.draws["family"].values).astype(str)
+    tr = bl.data.prepare(law, train)
+    out["width"] = ex.fitted_width(law, tr.x, tr.family.astype(str), out["family"])
+    out["posterior_shape"] = tuple(pred.predictive.shape[:2])
+    train_size = ex.size_axis(law, tr.x)
+    te = bl.data.prepare(law, test)
+    out["multiple"] = float(np.exp(ex.size_axis(law, te.x).max() - train_size.max()))
+    # Realised forecast errors of the final fit, grouped like the inner backtests' residuals
+    # (per family: residual against the predictive median, joint predictive covariance,
+    # distance in widths): what the *other* sources' populations learn from.
+    q16, med, q84 = np.quantile(link, [0.16, 0.5, 0.84], axis=0)
+    s = np.maximum(0.5 * (q84 - q16), 1e-9)
+    rel = out["distance"] / out["width"]
+    outer = []
+    ylink = _link(y, law)
+    for fam in np.unique(out["family"]):
+        rows = (out["family"] == fam) & (rel > 0)
+        if rows.any():
+            outer.append((ylink[rows] - med[rows], ex.predictive_cov(curve[:, rows], s[rows]),
+                          rel[rows]))
+    out["outer"] = outer
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out["groups"], out["folds"] = ex.backtest_residuals(law, train, seed=0,
+                                                            chains=fit.config["chains"])
+    out["t_backtest"] = time.perf_counter() - t
+    if split.law == "chinchilla":
+        t = time.perf_counter()
+        theta = baselines.huber_fit(train)
+        out["t_huber"] = time.perf_counter() - t
+        out["huber"] = np.exp(baselines.log_law(theta, np.log(test.params.to_numpy(float)),
+                                                np.log(test.tokens.to_numpy(float))))[None, :]
+    os.makedirs(CACHE, exist_ok=True)
+    with open(path + ".tmp", "wb") as fh:
+        pickle.dump(out, fh)
+    os.replace(path + ".tmp", path)
+    return out
+
+
+# ------------------------------------------------------------------------------- the models
+LOG_TAU = np.linspace(math.log(1e-4), math.log(ex.TAU_MAX), 600)
+
+
+def _loglik_grid(groups):
+    return ex.drift_loglik(groups, np.exp(LOG_TAU)) if groups else np.zeros(len(LOG_TAU))
+
+
+MUS = np.linspace(math.log(1e-3), math.log(0.3), 170)
+
+
+def _log_normals(sd_floor):
+    sds = np.linspace(sd_floor, 2.0, 60)
+    z = (LOG_TAU[None, None, :] - MUS[:, None, None]) / sds[None, :, None]
+    return sds, -0.5 * z**2 - np.log(sds * math.sqrt(2 * math.pi))[None, :, None]
+
+
+def eb_prior(logliks: list[np.ndarray], sd_floor: float = ex.SD_FLOOR) -> tuple[float, float]:
+    """Empirical-Bayes (mu, sd) of log tau from per-source log-likelihood curves on LOG_TAU:
+    the (mu, sd) grid point that maximises the product over sources of the marginal likelihood
+    (the same estimator as :func:`bayeslaws.extrapolation.population_prior`)."""
+    if not logliks:
+        return ex.TAU_PRIOR
+    sds, logn = _log_normals(sd_floor)
+    total = sum(np.logaddexp.reduce(ll[None, None, :] + logn, axis=-1) for ll in logliks)
+    i, j = np.unravel_index(np.argmax(total), total.shape)
+    return float(MUS[i]), float(sds[j])
+
+
+def log_score(res, prior, weight, outer=None) -> float:
+    """Log predictive density of a split's realised forecast errors (its ``outer`` groups)
+    under tau ~ prior x (own inner backtests)^weight: the score that picks the weight."""
+    mu, sd = prior
+    logp = -0.5 * ((LOG_TAU - mu) / sd) ** 2  # log-normal in log tau (uniform grid)
+    if weight and res["groups"]:
+        logp = logp + weight * _loglik_grid(res["groups"])
+    logp -= np.logaddexp.reduce(logp)
+    return float(np.logaddexp.reduce(logp + _loglik_grid(res["outer"] if outer is None
+                                                         else outer)))
+
+
+def forecast(res, law_name, prior, weight, *, seed=0, paths=8, relative=True):
+    """Predictive samples with the discrepancy: tau ~ prior x (own inner backtests)^weight;
+    ``relative=False`` measures the distance in plain decades (log10 of the compute multiple)
+    instead of widths of the fitted range."""
+    import xarray as xr
+
+    grid = np.linspace(ex.TAU_MAX / 2001, ex.TAU_MAX, 2001)
+    mu, sd = prior
+    logp = -0.5 * ((np.log(grid) - mu) / sd) ** 2 - np.log(grid)
+    if weight and res["groups"]:
+        logp = logp + weight * ex.drift_loglik(res["groups"], grid)
+    dens = np.exp(logp - logp.max())
+    dens /= np.trapezoid(dens, grid)
+    law = bl.laws.get(law_name)
+    rng = np.random.default_rng(seed)
+    out, taus = [], []
+    n = len(res["y"])
+    for _ in range(paths):
+        tau = ex.tau_draws(grid, dens, res["posterior_shape"], rng)
+        disc = ex.Discrepancy(xr.DataArray(tau, dims=("chain", "draw")), res["folds"],
+                              len(res["groups"]), relative=relative)
+        delta = disc.draws(res["distance"], res["family"], rng, width=res["width"]).reshape(-1, n)
+        out.append(res["plain"] * np.exp(delta) if law.positive_target else res["plain"] + delta)
+        taus.append(tau)
+    return np.concatenate(out), float(np.median(taus))
+
+
+WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fresh", action="store_true", help="recompute the cached fits")
+    parser.add_argument("--only", nargs="*", default=None, help="split names")
+    parser.add_argument("--draws", type=int, default=1000, help="draws (and tune) per chain")
+    parser.add_argument("--fits-only", action="store_true", help="fit and cache, do not score")
+    args = parser.parse_args()
+    names = args.only or list(SPLITS)
+    results = {}
+    for name in names:
+        t = time.perf_counter()
+        results[name] = r = run_split(name, fresh=args.fresh, draws=args.draws)
+        print(f"{name}: {r['rows_train']} train / {r['rows_test']} held out, x{r['multiple']:.3g} "
+              f"compute, fit {r['t_fit']:.1f} s (R-hat {r['rhat']:.3f}, {r['divergences']} div), "
+              f"backtests {r['t_backtest']:.1f} s ({r['folds']} folds) "
+              f"[{time.perf_counter() - t:.0f} s]", flush=True)
+    if args.fits_only:
+        return
+    score(results)
+
+
+def bootstrap(name, res) -> np.ndarray:
+    """Epoch's row bootstrap of the Huber grid fit (200 refits), cached beside the split."""
+    if "bootstrap" not in res:
+        train, test = (f.reset_index(drop=True) for f in SPLITS[name].load())
+        theta = baselines.huber_fit(train)
+        res["bootstrap"] = baselines.bootstrap_samples(train, theta, test)
+        path = os.path.join(CACHE, f"{name}_d{res.get('draws', 500)}.pkl")
+        if os.path.exists(path):
+            with open(path + ".tmp", "wb") as fh:
+                pickle.dump(res, fh)
+            os.replace(path + ".tmp", path)
+    return res["bootstrap"]
+
+
+def row_multiples(name) -> np.ndarray:
+    """Each held-out row's compute multiple over the split's largest fitted run (of its
+    family; :func:`bayeslaws.extrapolation.size_multiple`)."""
+    split = SPLITS[name]
+    law = bl.laws.get(split.law)
+    train, test = (bl.data.prepare(law, f.reset_index(drop=True)) for f in split.load())
+    return ex.size_multiple(law, train.x, train.family.astype(str), test.x,
+                            test.family.astype(str))
+
+
+#: Bins of the compute multiple for "what to expect at 2x, 10x, 100x".
+BINS = ((1.0, 3.0, "1-3x"), (3.0, 30.0, "3-30x"), (30.0, np.inf, "30x and more"))
+
+
+def by_multiple(rows: list[dict]) -> pd.DataFrame:
+    """Coverage and error of the rows binned by compute multiple (rows pooled over splits)."""
+    frame = pd.DataFrame(rows)
+    out = []
+    for method, g in frame.groupby("method"):
+        for lo, hi, label in BINS:
+            b = g[(g.multiple > lo) & (g.multiple <= hi)]
+            if len(b):
+                out.append({"method": method, "multiple": label, "rows": len(b),
+                            "splits": b.split.nunique(),
+                            "coverage_50": b.in50.mean(), "coverage_90": b.in90.mean(),
+                            "median_abs_rel_err": b.abs_err.median(),
+                            "median_width_90": b.width90.median()})
+    return pd.DataFrame(out)
+
+
+def markdown(table: pd.DataFrame, results: dict, method: str = "outer-eb nested w") -> str:
+    """The corpus and the per-split scores of ``method`` against the plain posterior and the
+    Huber grid, as a Markdown table for ``docs/calibration.md``."""
+    header = ("| split | source | study | law | fitted / held out | compute multiple | R-hat "
+              "(div.) | cov. 90% plain / bayeslaws | CRPS plain / bayeslaws / Huber | median abs. "
+              "rel. err. bayeslaws / Huber | sharpness |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for n, res in results.items():
+        sp = SPLITS[n]
+        t = table[table.split == n].set_index("method")
+        hub = t.loc["huber-grid"] if "huber-grid" in t.index else None
+        b, pl = t.loc[method], t.loc["plain"]
+        lines.append(
+            f"| {n} | {sp.source} | {sp.kind} | {sp.law} | {res['rows_train']} / "
+            f"{res['rows_test']} | {res['multiple']:.3g}x | {res['rhat']:.3f} "
+            f"({res['divergences']}) | {pl.coverage_90:.2f} / {b.coverage_90:.2f} | "
+            f"{pl.crps_log:.3f} / {b.crps_log:.3f} / "
+            + (f"{hub.crps_log:.3f}" if hub is not None else "-")
+            + f" | {100 * b.abs_rel_err:.2f}% / "
+            + (f"{100 * hub.abs_rel_err:.2f}%" if hub is not None else "-")
+            + f" | {b.sharpness:.1f} |")
+    return "\n".join(lines)
+
+
+def score(results) -> pd.DataFrame:
+    names = list(results)
+    sources = sorted({SPLITS[n].source for n in names})
+    inner = {s: [] for s in sources}
+    outer = {s: [] for s in sources}
+    for n in names:
+        inner[SPLITS[n].source] += results[n]["groups"]
+        outer[SPLITS[n].source] += results[n]["outer"]
+    ll_inner = {s: _loglik_grid(g) for s, g in inner.items()}
+    ll_outer = {s: _loglik_grid(g) for s, g in outer.items()}
+    # The same realised errors with the distance in plain decades (the compute multiple's log)
+    # instead of widths of the fitted range: which axis does the error grow along?
+    outer_dec = {s: [] for s in sources}
+    split_dec = {}
+    for n in names:
+        res = results[n]
+        rel = res["distance"] / res["width"]
+        fams = [f for f in np.unique(res["family"]) if ((res["family"] == f) & (rel > 0)).any()]
+        split_dec[n] = [(r, cov, res["distance"][(res["family"] == f) & (rel > 0)])
+                        for (r, cov, _), f in zip(res["outer"], fams)]
+        outer_dec[SPLITS[n].source] += split_dec[n]
+    ll_outer_dec = {s: _loglik_grid(g) for s, g in outer_dec.items()}
+    rows, per_row = [], []
+    cache = {}
+
+    def outer_prior(excluded):
+        key = frozenset(excluded)
+        if key not in cache:
+            cache[key] = eb_prior([ll_outer[s] for s in sources if s not in key and outer[s]])
+        return cache[key]
+
+    priors, chosen = {}, {}
+    for src in sources:
+        others = [s for s in sources if s != src]
+        priors[src] = {"inner": eb_prior([ll_inner[s] for s in others if inner[s]]),
+                       "outer": outer_prior({src}),
+                       "outer_decades": eb_prior([ll_outer_dec[s] for s in others
+                                                  if outer_dec[s]])}
+        # Nested choice of the weight: the log score of the other sources' realised errors,
+        # each under a prior learned without both it and the held-out source.
+        totals = {w: sum(log_score(results[n], outer_prior({src, SPLITS[n].source}), w)
+                         for n in names if SPLITS[n].source != src) for w in WEIGHTS}
+        chosen[src] = max(totals, key=totals.get)
+        print(f"leave out {src}: outer prior {priors[src]['outer']}, log scores "
+              + ", ".join(f"w={w:g}: {v:.1f}" for w, v in totals.items())
+              + f" -> w={chosen[src]:g}", flush=True)
+    for n in names:
+        res, split = results[n], SPLITS[n]
+        y = res["y"]
+        p = priors[split.source]
+        methods = {"plain": (res["plain"], np.nan)}
+        methods["inner-eb"] = forecast(res, split.law, p["inner"], 1.0)
+        for w in WEIGHTS:
+            methods[f"outer-eb w={w:g}"] = forecast(res, split.law, p["outer"], w)
+        methods["outer-eb nested w"] = methods[f"outer-eb w={chosen[split.source]:g}"]
+        methods["outer-eb decades w=0"] = forecast(res, split.law, p["outer_decades"], 0.0,
+                                                   relative=False)
+        if "huber" in res:
+            methods["huber-grid"] = (res["huber"], np.nan)
+            methods["huber-bootstrap"] = (bootstrap(n, res), np.nan)
+        mult = row_multiples(n)
+        for method, (samples, tau) in methods.items():
+            if method != "huber-grid":
+                med = np.median(samples, axis=0)
+                lo90, hi90 = np.quantile(samples, [0.05, 0.95], axis=0)
+                lo50, hi50 = np.quantile(samples, [0.25, 0.75], axis=0)
+                per_row += [{"split": n, "method": method, "multiple": m,
+                             "in50": lo50[i] <= y[i] <= hi50[i], "in90": lo90[i] <= y[i] <= hi90[i],
+                             "abs_err": abs(med[i] / y[i] - 1),
+                             "width90": (hi90[i] - lo90[i]) / med[i]} for i, m in enumerate(mult)]
+            row = {"split": n, "source": split.source, "law": split.law, "method": method,
+                   "multiple": res["multiple"], "rhat": res["rhat"],
+                   "divergences": res["divergences"]} | scores.score_table(samples, y)
+            if method == "huber-grid":  # a point: no intervals
+                for k in row:
+                    if k.startswith(("coverage", "width")):
+                        row[k] = np.nan
+            row["tau"] = tau
+            row["sharpness"] = row["width_90"] / max(row["abs_rel_err"], 1e-12)
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    os.makedirs(RESULTS, exist_ok=True)
+    table.to_csv(os.path.join(RESULTS, "calibration.csv"), index=False)
+    pd.set_option("display.width", 250)
+    cols = ["coverage_50", "coverage_80", "coverage_90", "crps_log", "abs_rel_err", "width_90",
+            "sharpness"]
+    print(table[["split", "method", "multiple", "tau"] + cols].round(4).to_string(index=False))
+    summary = table.groupby("method")[cols].mean()
+    summary["min_cov90"] = table.groupby("method")["coverage_90"].min()
+    summary["max_sharpness"] = table.groupby("method")["sharpness"].max()
+    print("\nmean over splits\n" + summary.round(4).to_string())
+    summary.to_csv(os.path.join(RESULTS, "calibration_summary.csv"))
+    bins = by_multiple(per_row)
+    bins.to_csv(os.path.join(RESULTS, "calibration_by_multiple.csv"), index=False)
+    print("\nrows binned by compute multiple (pooled over splits)\n"
+          + bins.round(4).to_string(index=False))
+    everything = {"inner": eb_prior([ll_inner[s] for s in sources if inner[s]]),
+                  "outer": outer_prior(set())}
+    totals = {w: sum(log_score(results[n], outer_prior({SPLITS[n].source}), w) for n in names)
+              for w in WEIGHTS}
+    everything["weight"] = max(totals, key=totals.get)
+    everything["outer_decades"] = eb_prior([ll_outer_dec[s] for s in sources if outer_dec[s]])
+    # Evidence of the realised errors under each axis, leave-one-source-out (w = 0).
+    everything["lodo_log_score"] = {
+        "widths": sum(log_score(results[n], outer_prior({SPLITS[n].source}), 0.0)
+                      for n in names),
+        "decades": sum(log_score(results[n], priors[SPLITS[n].source]["outer_decades"], 0.0,
+                                 outer=split_dec[n]) for n in names)}
+    everything["log_scores"] = totals
+    with open(os.path.join(RESULTS, "calibration_prior.json"), "w") as fh:
+        json.dump({"all_sources": everything, "leave_one_source_out": priors,
+                   "nested_weight": chosen, "splits": names}, fh, indent=1)
+    print(f"\npopulation of log tau, all sources: {everything}")
+    print("\n" + markdown(table, results))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python "
+          f"{platform.python_version()}")
+    return table
+
+
+if __name__ == "__main__":
+    main()
