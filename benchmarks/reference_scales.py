@@ -14,6 +14,8 @@ Truths (known surfaces):
 
 * ``small``: E = 1.8, A = 20, B = 60, alpha = 0.25, beta = 0.30 (each term 0.2-2 nats over the
   runs, losses 2.3-5.6), 4 IsoFLOP budgets from 1e11 to 1e14 FLOPs (3 decades; N ~ 4e3-6e6);
+* ``mid``: the same surface, 4 budgets from 1e14 to 1e17 FLOPs (N ~ 2e5-8e8, one to three
+  decades below the fixed N = 1e9);
 * ``llm``: Epoch's refit of Chinchilla (Besiroglu et al. 2024: E = 1.8172, A = 482.01,
   B = 2085.43, alpha = 0.3478, beta = 0.3658), 4 budgets from 1e18 to 1e21 FLOPs
   (N ~ 4e7-1e10).
@@ -25,7 +27,7 @@ backtests (``extrapolation=None``), and scored by whether the 90% equal-tailed i
 alpha, beta, and of N*, D* at a target budget 30x beyond the largest run (``fit.optimal``)
 cover the truth; the median alpha is reported too.
 
-    python benchmarks/reference_scales.py [seeds per cell, default 3]
+    python benchmarks/reference_scales.py [seeds per cell, default 6]
 
 Figures in ``benchmarks/RESULTS.md`` ("Data-relative reference scales").
 """
@@ -44,6 +46,7 @@ from bayeslaws.laws.chinchilla import D_REF, N_REF
 
 TRUTHS = {
     "small": dict(E=1.8, A=20.0, B=60.0, alpha=0.25, beta=0.30, budgets=(1e11, 1e12, 1e13, 1e14)),
+    "mid": dict(E=1.8, A=20.0, B=60.0, alpha=0.25, beta=0.30, budgets=(1e14, 1e15, 1e16, 1e17)),
     "llm": dict(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658,
                 budgets=(1e18, 1e19, 1e20, 1e21)),
 }
@@ -81,7 +84,7 @@ def score(law, frame: pd.DataFrame, t: dict, seed: int) -> dict:
         fit = law.fit(frame, seed=seed, draws=500, tune=500, extrapolation=None,
                       scale={"params": 1, "tokens": 1})
     s = fit.summary(0.9)
-    out = {"refs": fit.law.options()}
+    out = {"options": str(fit.law.options())}
     for name in ("alpha", "beta"):
         row = s.loc[f"{name}[all]"]
         out[name] = bool(row["lower"] <= t[name] <= row["upper"])
@@ -95,7 +98,7 @@ def score(law, frame: pd.DataFrame, t: dict, seed: int) -> dict:
     return out
 
 
-def main(seeds: int = 3) -> None:
+def main(seeds: int = 6) -> None:
     laws = {"fixed": bl.laws.get("chinchilla", n_ref=N_REF, d_ref=D_REF),
             "data": bl.laws.get("chinchilla")}
     records = []
@@ -109,7 +112,7 @@ def main(seeds: int = 3) -> None:
                     r = score(law, frame, t, seed)
                     records.append({"scale": scale, "noise": noise, "seed": seed, "refs": how,
                                     **r, "s": time.time() - t0})
-                    print(scale, noise, seed, how, r["refs"],
+                    print(scale, noise, seed, how, r["options"],
                           {k: r[k] for k in ("alpha", "beta", "N*", "D*")},
                           f"alpha_med={r['alpha_median']:.3f} rhat={r['rhat']:.3f}",
                           f"{time.time() - t0:.0f}s", flush=True)
@@ -129,4 +132,4 @@ def main(seeds: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 6)

@@ -67,7 +67,7 @@ def data_reference(log_values, fixed: float | None = None) -> float:
     lo, hi = float(lx.min()), float(lx.max())
     if fixed is not None and lo <= math.log(fixed) <= hi:
         return float(fixed)
-    return float(10.0 ** round(0.5 * (lo + hi) / math.log(10.0)))
+    return float(10.0 ** math.floor(0.5 * (lo + hi) / math.log(10.0) + 0.5))  # half up
 
 
 def check_reference(law_name: str, option: str, value) -> float | None:
