@@ -45,10 +45,12 @@ import bayeslaws as bl
 from bayeslaws.laws.chinchilla import D_REF, N_REF
 
 TRUTHS = {
-    "small": dict(E=1.8, A=20.0, B=60.0, alpha=0.25, beta=0.30, budgets=(1e11, 1e12, 1e13, 1e14)),
-    "mid": dict(E=1.8, A=20.0, B=60.0, alpha=0.25, beta=0.30, budgets=(1e14, 1e15, 1e16, 1e17)),
-    "llm": dict(E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658,
-                budgets=(1e18, 1e19, 1e20, 1e21)),
+    "small": {"E": 1.8, "A": 20.0, "B": 60.0, "alpha": 0.25, "beta": 0.30,
+              "budgets": (1e11, 1e12, 1e13, 1e14)},
+    "mid": {"E": 1.8, "A": 20.0, "B": 60.0, "alpha": 0.25, "beta": 0.30,
+            "budgets": (1e14, 1e15, 1e16, 1e17)},
+    "llm": {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658,
+            "budgets": (1e18, 1e19, 1e20, 1e21)},
 }
 NOISES = (0.01, 0.05, 0.2)
 TARGET_FACTOR = 30.0  # the target budget is this many times the largest run's

@@ -26,7 +26,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE = os.path.join(REPO, "tests", "fixtures", "tiny_fit_v1.nc")
 RAW = {"params": 1, "tokens": 1}  # small sizes are raw counts
 sys.path.insert(0, os.path.join(REPO, "benchmarks"))
-import reference_scales as bench  # noqa: E402  (the benchmark's simulator and truths)
+import reference_scales as bench
 
 
 def small_table(noise: float = 0.05, seed: int = 0) -> pd.DataFrame:

@@ -76,7 +76,7 @@ class Chinchilla(Law):
         self.log_d_ref = math.log(D_REF if self.d_ref is None else self.d_ref)
         super().__init__(**kwargs)
 
-    def bind(self, table) -> "Chinchilla":
+    def bind(self, table) -> Chinchilla:
         """This law with ``n_ref``, ``d_ref`` moved to the data's round powers of ten where the
         fixed ones lie outside the runs' range (unless given; a reference whose term's prior,
         ``A0`` or ``B0``, was overridden stays fixed). See :mod:`bayeslaws.laws.reference`."""

@@ -78,7 +78,7 @@ class DataConstrained(Law):
         self.log_d_ref = math.log(D_REF if self.d_ref is None else self.d_ref)
         super().__init__(**kwargs)
 
-    def bind(self, table) -> "DataConstrained":
+    def bind(self, table) -> DataConstrained:
         """This law with ``n_ref``, ``d_ref`` moved to the data's round powers of ten of N and of the
         tokens seen (unless given, or the prior of ``A0`` / ``B0`` was overridden)."""
         changes = bound_references(self, table, [

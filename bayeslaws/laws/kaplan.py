@@ -56,7 +56,7 @@ class Kaplan(Law):
         self.log_d_ref = math.log(D_REF if self.d_ref is None else self.d_ref)
         super().__init__(**kwargs)
 
-    def bind(self, table) -> "Kaplan":
+    def bind(self, table) -> Kaplan:
         """This law with ``n_ref``, ``d_ref`` moved to the data's round powers of ten (unless given, or
         the prior of ``LN0`` / ``LD0`` was overridden)."""
         changes = bound_references(self, table, [

@@ -85,7 +85,7 @@ class Overtraining(Law):
         self.log_c_ref = math.log(C_REF if self.c_ref is None else self.c_ref)
         super().__init__(**kwargs)
 
-    def bind(self, table) -> "Overtraining":
+    def bind(self, table) -> Overtraining:
         """This law with ``c_ref`` moved to the data's round power of ten of 6ND (unless given, or the
         prior of ``a0`` or ``b0`` was overridden)."""
         changes = bound_references(self, table, [

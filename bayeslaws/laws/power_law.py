@@ -63,7 +63,7 @@ class PowerLaw(Law):
         self.log_ref = math.log(X_REF[input] if self.x_ref is None else self.x_ref)
         super().__init__(**kwargs)
 
-    def bind(self, table) -> "PowerLaw":
+    def bind(self, table) -> PowerLaw:
         """This law with ``x_ref`` moved to the data's round power of ten (unless given, or the prior
         of ``R0`` was overridden)."""
         changes = bound_references(self, table, [
