@@ -53,9 +53,12 @@ def test_bind_follows_the_data():
     assert abs(math.log10(bound.n_ref) - 0.5 * math.log10(n.min() * n.max())) <= 0.5
     assert abs(math.log10(bound.d_ref) - 0.5 * math.log10(d.min() * d.max())) <= 0.5
     assert law.options() == {}  # the law itself is never changed
-    # LLM-scale data: the fixed references lie within the runs, the law is returned as it is
+    # LLM-scale data: the fixed references lie within the runs and stay (recorded)
     epoch = bl.datasets.load("chinchilla_epoch")
-    assert bldata.prepare_for_fit(law, epoch)[0] is law
+    at_llm = bldata.prepare_for_fit(law, epoch)[0]
+    assert at_llm.options() == {"n_ref": N_REF, "d_ref": D_REF}
+    # a bound law stays bound (the backtests' refits on smaller runs keep the main fit's)
+    assert bldata.prepare_for_fit(at_llm, small_table(), scale=RAW)[0] is at_llm
     # the other laws with fixed reference scales
     frame = small_table().assign(flops=lambda f: 6 * f.params * f.tokens)
     assert bldata.prepare_for_fit(bl.laws.get("kaplan"), frame, scale=RAW)[0].options() == {
@@ -70,7 +73,8 @@ def test_bind_follows_the_data():
     assert bldata.prepare_for_fit(given, small_table(), scale=RAW)[0].options() == {
         "n_ref": 3e5, "d_ref": 1e6}
     custom = bl.laws.get("chinchilla", priors={"A0": (-1.0, 1.0)})
-    assert bldata.prepare_for_fit(custom, small_table(), scale=RAW)[0].options() == {"d_ref": 1e6}
+    assert bldata.prepare_for_fit(custom, small_table(), scale=RAW)[0].options() == {
+        "n_ref": N_REF, "d_ref": 1e6}
     with pytest.raises(SpecError, match="n_ref must be a positive number"):
         bl.laws.get("chinchilla", n_ref=-1)
 

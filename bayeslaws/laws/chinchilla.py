@@ -79,7 +79,8 @@ class Chinchilla(Law):
     def bind(self, table) -> Chinchilla:
         """This law with ``n_ref``, ``d_ref`` moved to the data's round powers of ten where the
         fixed ones lie outside the runs' range (unless given; a reference whose term's prior,
-        ``A0`` or ``B0``, was overridden stays fixed). See :mod:`bayeslaws.laws.reference`."""
+        ``A0`` or ``B0``, was overridden stays fixed). See :mod:`bayeslaws.laws.reference`.
+        The references are recorded as options either way (a bound law stays bound)."""
         changes = bound_references(self, table, [
             ("n_ref", self.n_ref, N_REF, lambda x: x["params"], ("A0",)),
             ("d_ref", self.d_ref, D_REF, lambda x: x["tokens"], ("B0",))])

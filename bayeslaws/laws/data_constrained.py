@@ -80,7 +80,8 @@ class DataConstrained(Law):
 
     def bind(self, table) -> DataConstrained:
         """This law with ``n_ref``, ``d_ref`` moved to the data's round powers of ten of N and of the
-        tokens seen (unless given, or the prior of ``A0`` / ``B0`` was overridden)."""
+        tokens seen (unless given, or the prior of ``A0`` / ``B0`` was overridden).
+        The references are recorded as options either way (a bound law stays bound)."""
         changes = bound_references(self, table, [
             ("n_ref", self.n_ref, N_REF, lambda x: x["params"], ("A0",)),
             ("d_ref", self.d_ref, D_REF, lambda x: x["tokens"], ("B0",))])

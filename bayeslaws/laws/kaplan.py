@@ -58,7 +58,8 @@ class Kaplan(Law):
 
     def bind(self, table) -> Kaplan:
         """This law with ``n_ref``, ``d_ref`` moved to the data's round powers of ten (unless given, or
-        the prior of ``LN0`` / ``LD0`` was overridden)."""
+        the prior of ``LN0`` / ``LD0`` was overridden).
+        The references are recorded as options either way (a bound law stays bound)."""
         changes = bound_references(self, table, [
             ("n_ref", self.n_ref, N_REF, lambda x: x["params"], ("LN0",)),
             ("d_ref", self.d_ref, D_REF, lambda x: x["tokens"], ("LD0",))])

@@ -87,7 +87,8 @@ class Overtraining(Law):
 
     def bind(self, table) -> Overtraining:
         """This law with ``c_ref`` moved to the data's round power of ten of 6ND (unless given, or the
-        prior of ``a0`` or ``b0`` was overridden)."""
+        prior of ``a0`` or ``b0`` was overridden).
+        The references are recorded as options either way (a bound law stays bound)."""
         changes = bound_references(self, table, [
             ("c_ref", self.c_ref, C_REF,
              lambda x: math.log(6.0) + x["params"] + x["tokens"], ("a0", "b0"))])

@@ -65,7 +65,8 @@ class PowerLaw(Law):
 
     def bind(self, table) -> PowerLaw:
         """This law with ``x_ref`` moved to the data's round power of ten (unless given, or the prior
-        of ``R0`` was overridden)."""
+        of ``R0`` was overridden).
+        The references are recorded as options either way (a bound law stays bound)."""
         changes = bound_references(self, table, [
             ("x_ref", self.x_ref, X_REF[self.input], lambda x: x[self.input], ("R0",))])
         return self.with_options(**changes) if changes else self

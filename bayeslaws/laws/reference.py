@@ -27,7 +27,7 @@ otherwise becomes the round power of ten nearest the geometric centre of that ra
     10^{\,\mathrm{round}\left(\frac{1}{2}\left(\log_{10} x_{\min} + \log_{10} x_{\max}\right)\right)}
     & \text{otherwise,} \end{cases}
 
-and a moved reference is stored as a law option (``n_ref``, ``d_ref``, ``c_ref``, ``x_ref``), so
+and the reference is stored as a law option (``n_ref``, ``d_ref``, ``c_ref``, ``x_ref``), so
 the fitted law, saved with the fit, rebuilds the same formula. A reference inside the data is
 as good a place for the prior as the centre (the prior speaks about a loss the data see), so fits
 at LLM scale are exactly what they were; only data away from it move. A law that is never bound,
@@ -103,16 +103,19 @@ def bound_references(law, table, specs) -> dict:
     Returns
     -------
     dict
-        ``{option: value}`` for every reference not yet set that the data move away from the
-        fixed one (:func:`data_reference`); empty when every reference stays fixed (a prior of a
-        parameter stated at it overridden, or the fixed reference within the data), so that the
-        law is returned unchanged.
+        ``{option: value}`` for every reference not yet set: the data's (:func:`data_reference`),
+        or the fixed one where a prior of a parameter stated at it was overridden. Every
+        reference is recorded, moved or not, so that a bound law binds to nothing else: the
+        calibration backtests' refits on the smaller runs (:mod:`bayeslaws.extrapolation`,
+        which refit ``fit.law``) keep the main fit's references and so measure the drift of the
+        model that was fitted.
     """
     changes = {}
     for option, current, fixed, log_values, at_ref in specs:
-        if current is not None or any(prior_overridden(law, n) for n in at_ref):
+        if current is not None:
             continue
-        value = data_reference(log_values(table.x), fixed)
-        if value != float(fixed):
-            changes[option] = value
+        if any(prior_overridden(law, n) for n in at_ref):
+            changes[option] = float(fixed)
+        else:
+            changes[option] = data_reference(log_values(table.x), fixed)
     return changes
