@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 from .base import Law, Param
+from .reference import bound_references, check_reference
 
-#: Reference scales that decorrelate the A-alpha and B-beta ridges (LAWS.md section 2).
+#: Fixed reference scales (LLM scale) of a law not bound to data, and of every fit saved before
+#: the references followed the data (:mod:`bayeslaws.laws.reference`).
 N_REF = 1e9
 D_REF = 2e10
 
@@ -20,13 +22,28 @@ class Chinchilla(Law):
 
     evaluated in log space as
     :math:`\log L = \mathrm{LSE}(\log A_0 - \alpha\log(N/\bar N),\ \log B_0 - \beta\log(D/\bar D),\
-    \log E)` with :math:`A = A_0 \bar N^{\alpha}`, :math:`B = B_0 \bar D^{\beta}`,
-    :math:`\bar N = 10^9`, :math:`\bar D = 2\cdot 10^{10}`. Sampling :math:`A_0, B_0` (the
-    reducible loss of each term at the reference scale) instead of :math:`A, B` removes the strong
-    posterior ridges between :math:`A` and :math:`\alpha` and between :math:`B` and :math:`\beta`.
+    \log E)` with :math:`A = A_0 \bar N^{\alpha}`, :math:`B = B_0 \bar D^{\beta}`. Sampling
+    :math:`A_0, B_0` (the reducible loss of each term at the reference scale) instead of
+    :math:`A, B` removes the strong posterior ridges between :math:`A` and :math:`\alpha` and
+    between :math:`B` and :math:`\beta`.
+
+    The reference scales follow the data (:mod:`bayeslaws.laws.reference`): bound to a run table,
+    a reference outside the fitted runs' range of N (or D) moves to the round power of ten
+    nearest the geometric centre of that range,
+    :math:`\bar N = 10^{\mathrm{round}((\log_{10}N_{\min} + \log_{10}N_{\max})/2)}`, so the priors
+    on :math:`A_0, B_0` speak about losses the data see. A fixed LLM-scale reference three to five
+    decades from small-scale runs turns the prior of :math:`A_0` into a prior on :math:`\alpha`
+    (about :math:`0.1 \pm 0.12`) and biased small-scale fits (issue 23). Data around it, unbound
+    laws and fits saved before this rule keep :math:`\bar N = 10^9`, :math:`\bar D = 2\cdot 10^{10}`.
 
     Parameters
     ----------
+    n_ref, d_ref : float, optional
+        Reference scales :math:`\bar N, \bar D`; None (default): :math:`10^9` and
+        :math:`2\cdot10^{10}`, moved to the data when fitted if outside its range (:meth:`bind`).
+
+    Sampled and derived parameters:
+
     E : irreducible loss (nats/token).
     A0, B0 : loss from finite N (at :math:`\bar N`) and finite D (at :math:`\bar D`).
     alpha, beta : exponents in N and D.
@@ -42,8 +59,8 @@ class Chinchilla(Law):
     inputs = ("params", "tokens")
     params = (
         Param("E", math.log(1.5), 0.5, family_scale=0.2, doc="irreducible loss"),
-        Param("A0", math.log(0.5), 1.0, family_scale=0.5, doc="N-term loss at N = 1e9"),
-        Param("B0", math.log(0.5), 1.0, family_scale=0.5, doc="D-term loss at D = 2e10"),
+        Param("A0", math.log(0.5), 1.0, family_scale=0.5, doc="N-term loss at the reference N (n_ref)"),
+        Param("B0", math.log(0.5), 1.0, family_scale=0.5, doc="D-term loss at the reference D (d_ref)"),
         Param("alpha", math.log(0.3), 0.4, family_scale=0.2, doc="exponent in N"),
         Param("beta", math.log(0.3), 0.4, family_scale=0.2, doc="exponent in D"),
     )
@@ -51,19 +68,40 @@ class Chinchilla(Law):
     formula_text = "L = E + A/N^alpha + B/D^beta"
     reference = "Hoffmann et al. 2022, arXiv:2203.15556"
 
+    def __init__(self, n_ref: float | None = None, d_ref: float | None = None, **kwargs):
+        self.n_ref = check_reference(self.name, "n_ref", n_ref)
+        self.d_ref = check_reference(self.name, "d_ref", d_ref)
+        #: natural logs of the reference scales in effect
+        self.log_n_ref = math.log(N_REF if self.n_ref is None else self.n_ref)
+        self.log_d_ref = math.log(D_REF if self.d_ref is None else self.d_ref)
+        super().__init__(**kwargs)
+
+    def bind(self, table) -> Chinchilla:
+        """This law with ``n_ref``, ``d_ref`` moved to the data's round powers of ten where the
+        fixed ones lie outside the runs' range (unless given; a reference whose term's prior,
+        ``A0`` or ``B0``, was overridden stays fixed). See :mod:`bayeslaws.laws.reference`.
+        The references are recorded as options either way (a bound law stays bound)."""
+        changes = bound_references(self, table, [
+            ("n_ref", self.n_ref, N_REF, lambda x: x["params"], ("A0",)),
+            ("d_ref", self.d_ref, D_REF, lambda x: x["tokens"], ("B0",))])
+        return self.with_options(**changes) if changes else self
+
+    def options(self) -> dict:
+        """The reference scales, once bound to data (none before)."""
+        return {k: v for k, v in (("n_ref", self.n_ref), ("d_ref", self.d_ref)) if v is not None}
+
     def formula(self, x, p, xp):
         """Return log L (see the class docstring)."""
-        n_term = p["log_A0"] - p["alpha"] * (x["params"] - math.log(N_REF))
-        d_term = p["log_B0"] - p["beta"] * (x["tokens"] - math.log(D_REF))
+        n_term = p["log_A0"] - p["alpha"] * (x["params"] - self.log_n_ref)
+        d_term = p["log_B0"] - p["beta"] * (x["tokens"] - self.log_d_ref)
         return xp.logaddexp(xp.logaddexp(n_term, d_term), p["log_E"])
 
     def derived(self, p, xp):
-        """Return the paper's A and B."""
-        return {"A": xp.exp(p["log_A0"] + p["alpha"] * math.log(N_REF)),
-                "B": xp.exp(p["log_B0"] + p["beta"] * math.log(D_REF))}
+        """Return the paper's A and B: :math:`A = A_0 \bar N^\alpha`, :math:`B = B_0 \bar D^\beta`."""
+        return {"A": xp.exp(p["log_A0"] + p["alpha"] * self.log_n_ref),
+                "B": xp.exp(p["log_B0"] + p["beta"] * self.log_d_ref)}
 
-    @staticmethod
-    def optimal_allocation(p, flops, xp):
+    def optimal_allocation(self, p, flops, xp):
         r"""Compute-optimal N and D under :math:`C = 6ND` (Hoffmann Eq. 4).
 
         .. math::
@@ -75,8 +113,8 @@ class Chinchilla(Law):
         Returns ``(log N*, log D*)``.
         """
         alpha, beta = p["alpha"], p["beta"]
-        log_a = p["log_A0"] + alpha * math.log(N_REF)
-        log_b = p["log_B0"] + beta * math.log(D_REF)
+        log_a = p["log_A0"] + alpha * self.log_n_ref
+        log_b = p["log_B0"] + beta * self.log_d_ref
         log_g = (xp.log(alpha) + log_a - xp.log(beta) - log_b) / (alpha + beta)
         log_c6 = xp.log(flops / 6.0)
         log_n = log_g + beta / (alpha + beta) * log_c6

@@ -6,6 +6,7 @@ import math
 
 from .base import Law, Param
 from .chinchilla import D_REF, N_REF
+from .reference import bound_references, check_reference
 
 
 class DataConstrained(Law):
@@ -30,8 +31,12 @@ class DataConstrained(Law):
     :math:`D` (:math:`U_D \leftarrow \min(U_D, D)`), as in the authors' allocation search.
 
     As in :class:`~bayeslaws.laws.Chinchilla`, :math:`A` and :math:`B` are sampled through
-    :math:`A_0 = A\bar N^{-\alpha}`, :math:`B_0 = B\bar D^{-\alpha}` at
-    :math:`\bar N = 10^9`, :math:`\bar D = 2\cdot 10^{10}`, and the law is evaluated in log space.
+    :math:`A_0 = A\bar N^{-\alpha}`, :math:`B_0 = B\bar D^{-\alpha}` at reference scales that, when
+    fitted, move to the round powers of ten nearest the geometric centres of the runs' N and D
+    if the fixed ones lie outside the data ( options ``n_ref``, ``d_ref``; :mod:`bayeslaws.laws.reference`: a fixed LLM-scale
+    reference biases small-scale fits, issue 23), :math:`\bar N = 10^9`,
+    :math:`\bar D = 2\cdot 10^{10}` before binding and in fits saved before this rule; the law is
+    evaluated in log space.
 
     Parameters
     ----------
@@ -54,8 +59,8 @@ class DataConstrained(Law):
     inputs = ("params", "tokens", "unique_tokens")
     params = (
         Param("E", math.log(1.8), 0.5, family_scale=0.2, doc="irreducible loss"),
-        Param("A0", math.log(0.5), 1.0, family_scale=0.5, doc="N-term loss at N' = 1e9"),
-        Param("B0", math.log(0.5), 1.0, family_scale=0.5, doc="D-term loss at D' = 2e10"),
+        Param("A0", math.log(0.5), 1.0, family_scale=0.5, doc="N-term loss at N' = n_ref"),
+        Param("B0", math.log(0.5), 1.0, family_scale=0.5, doc="D-term loss at D' = d_ref"),
         Param("alpha", math.log(0.3), 0.4, family_scale=0.2, doc="exponent of N' and D'"),
         Param("R_D_star", math.log(8.0), 1.0, family_scale=0.3,
               doc="repeated epochs at which data value decays by 1/e"),
@@ -65,6 +70,26 @@ class DataConstrained(Law):
     derived_names = ("A", "B")
     formula_text = "L = E + A/N'^alpha + B/D'^alpha (effective N', D' with R_N*, R_D*)"
     reference = "Muennighoff et al. 2023, arXiv:2305.16264"
+
+    def __init__(self, n_ref: float | None = None, d_ref: float | None = None, **kwargs):
+        self.n_ref = check_reference(self.name, "n_ref", n_ref)
+        self.d_ref = check_reference(self.name, "d_ref", d_ref)
+        self.log_n_ref = math.log(N_REF if self.n_ref is None else self.n_ref)
+        self.log_d_ref = math.log(D_REF if self.d_ref is None else self.d_ref)
+        super().__init__(**kwargs)
+
+    def bind(self, table) -> DataConstrained:
+        """This law with ``n_ref``, ``d_ref`` moved to the data's round powers of ten of N and of the
+        tokens seen (unless given, or the prior of ``A0`` / ``B0`` was overridden).
+        The references are recorded as options either way (a bound law stays bound)."""
+        changes = bound_references(self, table, [
+            ("n_ref", self.n_ref, N_REF, lambda x: x["params"], ("A0",)),
+            ("d_ref", self.d_ref, D_REF, lambda x: x["tokens"], ("B0",))])
+        return self.with_options(**changes) if changes else self
+
+    def options(self) -> dict:
+        """The reference scales, once bound to data (none before)."""
+        return {k: v for k, v in (("n_ref", self.n_ref), ("d_ref", self.d_ref)) if v is not None}
 
     @staticmethod
     def _effective(log_unique, log_total, r_star, xp):
@@ -78,14 +103,14 @@ class DataConstrained(Law):
         log_u_d = xp.minimum(x["unique_tokens"], x["tokens"])
         log_d_eff = self._effective(log_u_d, x["tokens"], p["R_D_star"], xp)
         # N_opt(U_D) = G^2 U_D with log G^2 = (log A - log B) / alpha
-        log_g2 = (p["log_A0"] - p["log_B0"]) / alpha + math.log(N_REF) - math.log(D_REF)
+        log_g2 = (p["log_A0"] - p["log_B0"]) / alpha + self.log_n_ref - self.log_d_ref
         log_u_n = xp.minimum(x["params"], log_u_d + log_g2)
         log_n_eff = self._effective(log_u_n, x["params"], p["R_N_star"], xp)
-        n_term = p["log_A0"] - alpha * (log_n_eff - math.log(N_REF))
-        d_term = p["log_B0"] - alpha * (log_d_eff - math.log(D_REF))
+        n_term = p["log_A0"] - alpha * (log_n_eff - self.log_n_ref)
+        d_term = p["log_B0"] - alpha * (log_d_eff - self.log_d_ref)
         return xp.logaddexp(xp.logaddexp(n_term, d_term), p["log_E"])
 
     def derived(self, p, xp):
         """Return the paper's A and B."""
-        return {"A": xp.exp(p["log_A0"] + p["alpha"] * math.log(N_REF)),
-                "B": xp.exp(p["log_B0"] + p["alpha"] * math.log(D_REF))}
+        return {"A": xp.exp(p["log_A0"] + p["alpha"] * self.log_n_ref),
+                "B": xp.exp(p["log_B0"] + p["alpha"] * self.log_d_ref)}

@@ -6,6 +6,7 @@ import math
 
 from .base import Law, Param
 from .chinchilla import D_REF, N_REF
+from .reference import bound_references, check_reference
 
 
 class Kaplan(Law):
@@ -17,8 +18,11 @@ class Kaplan(Law):
 
     sampled through :math:`L_{N0} = (N_c/\bar N)^{\alpha_N}` and
     :math:`L_{D0} = (D_c/\bar D)^{\alpha_D}`, the N-limited and D-limited losses at the reference
-    scales :math:`\bar N = 10^9`, :math:`\bar D = 2\cdot10^{10}`, which are well identified where
-    :math:`N_c, D_c` (around :math:`10^{13}`) are not. In log space
+    scales :math:`\bar N, \bar D`, which are well identified where :math:`N_c, D_c` (around
+    :math:`10^{13}`) are not. Bound to data, a reference outside the runs' range moves to the
+    round power of ten nearest the geometric centre of that range (options ``n_ref``, ``d_ref``;
+    :mod:`bayeslaws.laws.reference`, issue 23); before binding, and in fits saved before this
+    rule, :math:`\bar N = 10^9`, :math:`\bar D = 2\cdot10^{10}`. In log space
 
     .. math::
 
@@ -36,8 +40,8 @@ class Kaplan(Law):
     name = "kaplan"
     inputs = ("params", "tokens")
     params = (
-        Param("LN0", math.log(2.5), 0.5, family_scale=0.2, doc="N-limited loss at N = 1e9"),
-        Param("LD0", math.log(2.5), 0.5, family_scale=0.2, doc="D-limited loss at D = 2e10"),
+        Param("LN0", math.log(2.5), 0.5, family_scale=0.2, doc="N-limited loss at the reference N (n_ref)"),
+        Param("LD0", math.log(2.5), 0.5, family_scale=0.2, doc="D-limited loss at the reference D (d_ref)"),
         Param("alpha_N", math.log(0.1), 0.5, family_scale=0.2, doc="exponent in N"),
         Param("alpha_D", math.log(0.1), 0.5, family_scale=0.2, doc="exponent in D"),
     )
@@ -45,14 +49,34 @@ class Kaplan(Law):
     formula_text = "L = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D"
     reference = "Kaplan et al. 2020, arXiv:2001.08361"
 
+    def __init__(self, n_ref: float | None = None, d_ref: float | None = None, **kwargs):
+        self.n_ref = check_reference(self.name, "n_ref", n_ref)
+        self.d_ref = check_reference(self.name, "d_ref", d_ref)
+        self.log_n_ref = math.log(N_REF if self.n_ref is None else self.n_ref)
+        self.log_d_ref = math.log(D_REF if self.d_ref is None else self.d_ref)
+        super().__init__(**kwargs)
+
+    def bind(self, table) -> Kaplan:
+        """This law with ``n_ref``, ``d_ref`` moved to the data's round powers of ten (unless given, or
+        the prior of ``LN0`` / ``LD0`` was overridden).
+        The references are recorded as options either way (a bound law stays bound)."""
+        changes = bound_references(self, table, [
+            ("n_ref", self.n_ref, N_REF, lambda x: x["params"], ("LN0",)),
+            ("d_ref", self.d_ref, D_REF, lambda x: x["tokens"], ("LD0",))])
+        return self.with_options(**changes) if changes else self
+
+    def options(self) -> dict:
+        """The reference scales, once bound to data (none before)."""
+        return {k: v for k, v in (("n_ref", self.n_ref), ("d_ref", self.d_ref)) if v is not None}
+
     def formula(self, x, p, xp):
         """Return log L (see the class docstring)."""
         a_n, a_d = p["alpha_N"], p["alpha_D"]
-        n_term = (p["log_LN0"] - a_n * (x["params"] - math.log(N_REF))) / a_d
-        d_term = (p["log_LD0"] - a_d * (x["tokens"] - math.log(D_REF))) / a_d
+        n_term = (p["log_LN0"] - a_n * (x["params"] - self.log_n_ref)) / a_d
+        d_term = (p["log_LD0"] - a_d * (x["tokens"] - self.log_d_ref)) / a_d
         return a_d * xp.logaddexp(n_term, d_term)
 
     def derived(self, p, xp):
         """Return the paper's N_c and D_c."""
-        return {"N_c": xp.exp(math.log(N_REF) + p["log_LN0"] / p["alpha_N"]),
-                "D_c": xp.exp(math.log(D_REF) + p["log_LD0"] / p["alpha_D"])}
+        return {"N_c": xp.exp(self.log_n_ref + p["log_LN0"] / p["alpha_N"]),
+                "D_c": xp.exp(self.log_d_ref + p["log_LD0"] / p["alpha_D"])}

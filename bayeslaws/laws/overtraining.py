@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 
 from .base import Law, Param
+from .reference import bound_references, check_reference
 
 #: Reference compute and token multiplier where ``a0``, ``b0`` are the two reducible-loss terms.
+#: ``C_REF`` is the fixed one of a law not bound to data (and of fits saved before the reference
+#: followed the data); the multiplier is scale-free and stays at Chinchilla's 20.
 C_REF = 1e19
 M_REF = 20.0
 
@@ -23,9 +26,13 @@ class Overtraining(Law):
         L(C, M) = E + \left(a M^{\eta} + b M^{-\eta}\right) C^{-\eta},
         \qquad \eta = \alpha / 2 .
 
-    The reducible term is sampled at a reference point :math:`\bar C = 10^{19}` FLOPs,
+    The reducible term is sampled at a reference point :math:`\bar C` FLOPs,
     :math:`\bar M = 20` tokens per parameter (Chinchilla-optimal), which removes the ridges
-    between :math:`a, b` and :math:`\eta`:
+    between :math:`a, b` and :math:`\eta`. Bound to data, :math:`\bar C` outside the runs'
+    range of :math:`6ND` moves to the round power of ten nearest its geometric centre (option ``c_ref``;
+    :mod:`bayeslaws.laws.reference`: a reference decades from the data makes the priors of
+    :math:`a_0, b_0` priors on :math:`\eta`, issue 23); before binding, and in fits saved before
+    this rule, :math:`\bar C = 10^{19}`:
 
     .. math::
 
@@ -39,6 +46,12 @@ class Overtraining(Law):
 
     Parameters
     ----------
+    c_ref : float, optional
+        The reference compute :math:`\bar C`; None (default): the fixed one, moved to the data when fitted if
+        outside its range.
+
+    Sampled and derived parameters:
+
     E : irreducible loss (nats/token).
     a0, b0 : the N-limited and D-limited reducible loss at :math:`\bar C, \bar M`.
     eta : compute exponent :math:`\eta = \alpha_C`.
@@ -58,18 +71,36 @@ class Overtraining(Law):
     inputs = ("params", "tokens")
     params = (
         Param("E", math.log(2.0), 0.5, family_scale=0.2, doc="irreducible loss"),
-        Param("a0", math.log(0.5), 1.0, family_scale=0.5, doc="N-limited loss at C = 1e19, M = 20"),
-        Param("b0", math.log(0.5), 1.0, family_scale=0.5, doc="D-limited loss at C = 1e19, M = 20"),
+        Param("a0", math.log(0.5), 1.0, family_scale=0.5, doc="N-limited loss at C = c_ref, M = 20"),
+        Param("b0", math.log(0.5), 1.0, family_scale=0.5, doc="D-limited loss at C = c_ref, M = 20"),
         Param("eta", math.log(0.15), 0.4, family_scale=0.15, doc="compute exponent (alpha / 2)"),
     )
     derived_names = ("a", "b", "alpha", "A", "B", "M_opt")
     formula_text = "L = E + (a M^eta + b M^-eta) C^-eta, C = 6ND, M = D/N"
     reference = "Gadre et al. 2024, arXiv:2403.08540"
 
-    @staticmethod
-    def _log_c_m(x):
+    def __init__(self, c_ref: float | None = None, **kwargs):
+        self.c_ref = check_reference(self.name, "c_ref", c_ref)
+        #: log of the reference compute in effect
+        self.log_c_ref = math.log(C_REF if self.c_ref is None else self.c_ref)
+        super().__init__(**kwargs)
+
+    def bind(self, table) -> Overtraining:
+        """This law with ``c_ref`` moved to the data's round power of ten of 6ND (unless given, or the
+        prior of ``a0`` or ``b0`` was overridden).
+        The references are recorded as options either way (a bound law stays bound)."""
+        changes = bound_references(self, table, [
+            ("c_ref", self.c_ref, C_REF,
+             lambda x: math.log(6.0) + x["params"] + x["tokens"], ("a0", "b0"))])
+        return self.with_options(**changes) if changes else self
+
+    def options(self) -> dict:
+        """The reference compute, once bound to data (none before)."""
+        return {} if self.c_ref is None else {"c_ref": self.c_ref}
+
+    def _log_c_m(self, x):
         """``(log(C / C_ref), log(M / M_ref))`` from log params and log tokens."""
-        log_c = math.log(6.0) + x["params"] + x["tokens"] - math.log(C_REF)
+        log_c = math.log(6.0) + x["params"] + x["tokens"] - self.log_c_ref
         log_m = x["tokens"] - x["params"] - math.log(M_REF)
         return log_c, log_m
 
@@ -84,8 +115,8 @@ class Overtraining(Law):
     def derived(self, p, xp):
         """Return the paper's a, b, alpha, the Chinchilla-form A, B and the optimal M*."""
         eta = p["eta"]
-        log_a = p["log_a0"] - eta * math.log(M_REF) + eta * math.log(C_REF)
-        log_b = p["log_b0"] + eta * math.log(M_REF) + eta * math.log(C_REF)
+        log_a = p["log_a0"] - eta * math.log(M_REF) + eta * self.log_c_ref
+        log_b = p["log_b0"] + eta * math.log(M_REF) + eta * self.log_c_ref
         return {"a": xp.exp(log_a), "b": xp.exp(log_b), "alpha": 2.0 * eta,
                 "A": xp.exp(log_a - eta * math.log(6.0)),
                 "B": xp.exp(log_b - eta * math.log(6.0)),

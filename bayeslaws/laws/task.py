@@ -30,7 +30,8 @@ class TaskLoss(Chinchilla):
 
     with the task loss in bits per byte of the correct continuation and :math:`N` the
     non-embedding parameters (Bhagia et al. 2024, Eq. 1), sampled like :class:`Chinchilla`
-    through :math:`A_0, B_0` at :math:`N = 10^9`, :math:`D = 2\cdot10^{10}`. The ``family`` is the
+    through :math:`A_0, B_0` at reference scales that move to the data (the round powers of
+    ten nearest the centre of the runs' N and D) when the fixed ones lie outside it ( :mod:`bayeslaws.laws.reference`). The ``family`` is the
     task: exponents and coefficients are partially pooled across tasks, so the 16 ladder runs of
     one task borrow strength from the others. PassUntil-style laws (Hu et al. 2023) fit
     :math:`-\log PU(N) = c N^{-\alpha}`, the same power law on a log pass rate; a per-token loss
@@ -48,8 +49,8 @@ class TaskLoss(Chinchilla):
     target = "task_loss"
     params = (
         Param("E", math.log(0.5), 0.7, family_scale=0.5, doc="irreducible task loss (bpb)"),
-        Param("A0", math.log(0.3), 1.0, family_scale=0.5, doc="N-term task loss at N = 1e9"),
-        Param("B0", math.log(0.3), 1.0, family_scale=0.5, doc="D-term task loss at D = 2e10"),
+        Param("A0", math.log(0.3), 1.0, family_scale=0.5, doc="N-term task loss at the reference N (n_ref)"),
+        Param("B0", math.log(0.3), 1.0, family_scale=0.5, doc="D-term task loss at the reference D (d_ref)"),
         Param("alpha", math.log(0.3), 0.5, family_scale=0.3, doc="exponent in N"),
         Param("beta", math.log(0.3), 0.5, family_scale=0.3, doc="exponent in D"),
     )
