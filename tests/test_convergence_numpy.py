@@ -57,7 +57,8 @@ def _random_draws(rng, kind: str):
     return x
 
 
-@pytest.mark.parametrize("seed, kind", enumerate(["iid", "ar1", "antithetic", "ties", "skewed"]))
+@pytest.mark.parametrize(
+    "seed, kind", list(enumerate(["iid", "ar1", "antithetic", "ties", "skewed"])))
 def test_random_draws_agree_with_arviz(seed, kind):
     rng = np.random.default_rng(seed)
     for _ in range(8):
