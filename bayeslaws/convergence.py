@@ -55,7 +55,7 @@ TAIL_PROB = 0.89
 #: Sample dimensions of a posterior Dataset.
 SAMPLE_DIMS = ("chain", "draw")
 
-__all__ = ["rhat", "ess", "TAIL_PROB"]
+__all__ = ["TAIL_PROB", "ess", "rhat"]
 
 
 # ---------------------------------------------------------------------------------- helpers

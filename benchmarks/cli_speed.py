@@ -197,12 +197,12 @@ def main(argv=None) -> int:
         last = meds["after" if args.before else "time"]
         print(f"| `{name}` | " + " | ".join(cells) + (f" | {last / ref:.3g} |" if ref else " |"))
     for name, t in base.items():
-        blank = " - | - | - |" if args.before else " - |"
+        blank = " - | - |" if args.before else " - |"
         print(f"| {name} (in process, one run) | {t:.2f} s |{blank} {t / ref:.3g} |")
     if profiles:
         labels = list(profiles)
-        print(f"\nWhere the `--no-extrapolation` fit's time goes (one run per checkout under "
-              f"cProfile; cumulative, so nested stages overlap):\n")
+        print("\nWhere the `--no-extrapolation` fit's time goes (one run per checkout under "
+              "cProfile; cumulative, so nested stages overlap):\n")
         print("| stage | " + " | ".join(labels) + " |")
         print("| --- |" + " --- |" * len(labels))
         print("| whole command (in process, profiled) | "
@@ -212,6 +212,15 @@ def main(argv=None) -> int:
             if any(v is not None for v in vals):
                 print(f"| {stage} | " + " | ".join("-" if v is None else f"{v:.2f} s"
                                                   for v in vals) + " |")
+        own = []  # start_is_finite builds the JAX program the sampler uses: its own share
+        for lab in labels:
+            st = profiles[lab]["stages"]
+            key = "start check, compiled (batch.start_is_finite)"
+            own.append(f"{st[key] - st.get('JAX program (batch._program)', 0.0):.2f} s"
+                       if key in st else "-")
+        if any(v != "-" for v in own):
+            print("| start check, compiled, less the JAX program it builds first | "
+                  + " | ".join(own) + " |")
         print("| modules loaded of " + ", ".join(HEAVY) + " | "
               + " | ".join(", ".join(profiles[lab]["loaded"]) or "none" for lab in labels)
               + " |")

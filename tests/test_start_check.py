@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 import bayeslaws as bl
-from bayeslaws import batch, data as data_mod, inference, laplace
+from bayeslaws import batch, inference, laplace
+from bayeslaws import data as data_mod
 from bayeslaws.laws import Law, Param
 
 
