@@ -36,13 +36,25 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def _timed(argv, env, cwd) -> float:
+#: CPU seconds (user + system) of each timed command, by command and checkout: steadier than
+#: wall time on a shared, loaded machine (``--before`` prints them too).
+CPU: dict = {}
+
+
+def _timed(argv, env, cwd, key=None) -> float:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True, check=False)
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr[-2000:]}")
+    if key is not None:
+        CPU.setdefault(key, []).append(after.ru_utime - before.ru_utime
+                                       + after.ru_stime - before.ru_stime)
     return took
 
 
@@ -164,7 +176,7 @@ def main(argv=None) -> int:
             _timed(argv_, envs[label], work)
         for _ in range(args.repeats):
             for label in roots:  # alternating, so a load change hits both alike
-                times[name][label].append(_timed(argv_, envs[label], work))
+                times[name][label].append(_timed(argv_, envs[label], work, (name, label)))
         print(f"{name}: " + "; ".join(f"{label} {', '.join(f'{t:.2f}' for t in ts)} s"
                                       for label, ts in times[name].items()), file=sys.stderr)
     profiles = {}
@@ -196,6 +208,15 @@ def main(argv=None) -> int:
             cells.append(f"{meds['after'] / meds['before']:.2f}")
         last = meds["after" if args.before else "time"]
         print(f"| `{name}` | " + " | ".join(cells) + (f" | {last / ref:.3g} |" if ref else " |"))
+    if args.before:
+        print("\nCPU seconds (user + system, the process and its children), median (range):\n")
+        print("| command | before | after | after / before |\n| --- | --- | --- | --- |")
+        for name in times:
+            cpu = {lab: CPU[(name, lab)] for lab in roots}
+            med = {lab: statistics.median(v) for lab, v in cpu.items()}
+            print(f"| `{name}` | " + " | ".join(
+                f"{med[lab]:.2f} s ({min(v):.2f}-{max(v):.2f})" for lab, v in cpu.items())
+                + f" | {med['after'] / med['before']:.2f} |")
     for name, t in base.items():
         blank = " - | - |" if args.before else " - |"
         print(f"| {name} (in process, one run) | {t:.2f} s |{blank} {t / ref:.3g} |")
