@@ -183,9 +183,17 @@ def start_is_finite(law, table, *, float32: bool = False) -> bool:
 
     if "start" not in program.runners:
         program.runners["start"] = jax.jit(program.logp)
+    # padded as the sampler pads (copies of row 0, mask 0), so tables of one padded size share
+    # the compiled check; a bad row 0 makes a padded row NaN too, and the full check names it
+    n, rows = len(table.y), padded_rows(len(table.y))
+
+    def pad(a):
+        return np.concatenate([a, np.repeat(a[:1], rows - n)])
+
     fam_idx = pd.Index(table.families).get_indexer(table.family).astype(np.int64)
-    data = [np.asarray(table.x[n], dtype=float) for n in program.input_names]
-    data += [np.asarray(table.y, dtype=float), fam_idx, np.ones(len(table.y))]
+    data = [pad(np.asarray(table.x[name], dtype=float)) for name in program.input_names]
+    data += [pad(np.asarray(table.y, dtype=float)), pad(fam_idx),
+             np.concatenate([np.ones(n), np.zeros(rows - n)])]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         (value,) = program.runners["start"](*program.initial, *data)
