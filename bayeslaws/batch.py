@@ -162,6 +162,44 @@ def _program(law, n_families: int, input_names: Sequence[str], *,
     return program
 
 
+def start_is_finite(law, table, *, float32: bool = False) -> bool:
+    """Whether the log-density that NUTS samples is finite at the model's initial point on
+    ``table``: the quick first half of :func:`bayeslaws.model.check_start`.
+
+    Evaluates the compiled program's joint log-density (priors, Jacobians, every row's
+    likelihood) once, jitted (cached on disk by JAX's compile cache like the sampler), instead
+    of compiling a PyTensor function of every term. A finite sum means every term is finite, so
+    the full check, which names the bad prior or rows, is needed only when this says False.
+    Returns False, leaving the decision to the full check, for a float32 program or a centred
+    one (whose start point is the affine maps', not the model's initial point).
+    """
+    if float32:
+        return False
+    program = _program(law, len(table.families), sorted(table.x))
+    if program.centred:
+        return False
+    sampling.enable_compilation_cache()
+    import jax
+
+    if "start" not in program.runners:
+        program.runners["start"] = jax.jit(program.logp)
+    # padded as the sampler pads (copies of row 0, mask 0), so tables of one padded size share
+    # the compiled check; a bad row 0 makes a padded row NaN too, and the full check names it
+    n, rows = len(table.y), padded_rows(len(table.y))
+
+    def pad(a):
+        return np.concatenate([a, np.repeat(a[:1], rows - n)])
+
+    fam_idx = pd.Index(table.families).get_indexer(table.family).astype(np.int64)
+    data = [pad(np.asarray(table.x[name], dtype=float)) for name in program.input_names]
+    data += [pad(np.asarray(table.y, dtype=float)), pad(fam_idx),
+             np.concatenate([np.ones(n), np.zeros(rows - n)])]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        (value,) = program.runners["start"](*program.initial, *data)
+    return bool(np.isfinite(np.asarray(value)))
+
+
 def _runner(program: _Program, *, chains: int, draws: int, tune: int, target_accept: float,
             lanes: int, shards: int, dense_mass: bool = False, vectorized: bool | None = None):
     """The jitted sampler for ``lanes`` (table x chain) lanes split over ``shards`` devices."""

@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from . import convergence
 from .errors import ConvergenceWarning
 
 #: Largest acceptable split R-hat.
@@ -71,13 +72,15 @@ def second_modes(post, var_names) -> list[dict]:
 
 def diagnose(idata, var_names: list[str]) -> dict:
     """Return ``{"rhat": {var: max}, "ess_bulk": {var: min}, "divergences": int, "chains": int,
-    "modes": [...]}`` (``modes``: :func:`second_modes`, looked for where R-hat is high)."""
-    import arviz as az  # imported here: `import bayeslaws` stays light
+    "modes": [...]}`` (``modes``: :func:`second_modes`, looked for where R-hat is high).
 
+    R-hat and ESS are ArviZ's (rank-normalised split R-hat, bulk ESS), computed by
+    :mod:`bayeslaws.convergence` without importing ArviZ."""
     post = idata["posterior"].to_dataset()[list(var_names)]
     chains = post.sizes["chain"]
-    rhat = _worst(az.rhat(post), np.nanmax)
-    ess = _worst(az.ess(post, method="bulk"), np.nanmin)
+    # ArviZ's rank-normalised R-hat and bulk ESS, in NumPy: a fit never imports ArviZ
+    rhat = _worst(convergence.rhat(post), np.nanmax)
+    ess = _worst(convergence.ess(post, method="bulk"), np.nanmin)
     div = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"]:
         div = int(np.asarray(idata["sample_stats"]["diverging"].values).sum())

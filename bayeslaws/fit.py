@@ -22,7 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from . import data as data_mod
-from . import diagnostics, hierarchy, hooks
+from . import convergence, diagnostics, hierarchy, hooks
 from ._version import versions as _versions
 from .intervals import DEFAULT_PROB, SAMPLE_DIMS, check_prob
 from .laws.registry import _REGISTRY
@@ -167,8 +167,6 @@ class Fit:
         family's distribution, when several families were fitted), then the between-family
         standard deviations on the sampling scale and the noise parameters ``sigma`` and ``nu``.
         """
-        import arviz as az
-
         prob = check_prob(prob)
         ds = self.params(population=population)
         post = self.posterior
@@ -177,7 +175,9 @@ class Fit:
         extra += [v for v in ("sigma", "nu") if v in post]
         ds = ds.assign({v: post[v] for v in extra})
         lo, hi = (1 - prob) / 2, (1 + prob) / 2
-        rhat, ess_b, ess_t = az.rhat(ds), az.ess(ds, method="bulk"), az.ess(ds, method="tail")
+        # ArviZ's R-hat, bulk and tail ESS (NumPy, bayeslaws.convergence: no ArviZ import)
+        rhat, ess_b = convergence.rhat(ds), convergence.ess(ds, method="bulk")
+        ess_t = convergence.ess(ds, method="tail")
         rows = []
         for name, da in ds.data_vars.items():
             others = [d for d in da.dims if d not in SAMPLE_DIMS]

@@ -246,13 +246,15 @@ def fit_laplace(law, data, *, seed: int = 0, draws: int = 1000, chains: int = 4,
     family_column = source.family
     families = table.families
     family_idx = pd.Index(families).get_indexer(table.family)
-    check_start(build_model(law, table, families, family_idx), law)
-
     program = batch._program(law, len(families), sorted(table.x))
     fns = _functions(program)
     args = _table_data(law, program, table, len(families))
     rng = np.random.default_rng([int(seed), 0x1A9C])
     start = np.concatenate([np.ravel(v) for v in program.initial])
+    with np.errstate(all="ignore"):  # the potential at the start, compiled for the mode anyway
+        finite = np.isfinite(float(fns["value_and_grad"](start, args)[0]))
+    if program.centred or not finite:  # name bad priors or rows (a PyTensor compile)
+        check_start(build_model(law, table, families, family_idx), law)
     mode, f_mode, info = find_mode(fns, start, args, rng, restarts=int(restarts))
     labels = [name for name, shape in zip(program.value_names, program.value_shapes)
               for _ in range(int(np.prod(shape, dtype=int)))]
