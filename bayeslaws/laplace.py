@@ -280,7 +280,9 @@ def fit_laplace(law, data, *, seed: int = 0, draws: int = 1000, chains: int = 4,
     log_w = np.where(np.isfinite(log_w), log_w, -np.inf)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        khat = float(array_stats.psislw(log_w)[1])
+        # arviz_stats' psislw takes a log-likelihood and smooths the ratios of its negation
+        # (LOO's 1/p), so the importance log weights go in negated.
+        khat = float(array_stats.psislw(-log_w)[1])
     constrained = fns["constrain"](u, args)
 
     coords = {"chain": np.arange(int(chains)), "draw": np.arange(int(draws)),
