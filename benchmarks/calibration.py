@@ -300,19 +300,21 @@ def _loglik_grid(groups):
 MUS = np.linspace(math.log(1e-3), math.log(0.3), 170)
 
 
-def _log_normals(sd_floor):
-    sds = np.linspace(sd_floor, 2.0, 60)
+def _log_normals(sd_floor, sd_max=2.0):
+    sds = np.linspace(sd_floor, sd_max, 60 if sd_max > sd_floor else 1)
     z = (LOG_TAU[None, None, :] - MUS[:, None, None]) / sds[None, :, None]
     return sds, -0.5 * z**2 - np.log(sds * math.sqrt(2 * math.pi))[None, :, None]
 
 
-def eb_prior(logliks: list[np.ndarray], sd_floor: float = ex.SD_FLOOR) -> tuple[float, float]:
+def eb_prior(logliks: list[np.ndarray], sd_floor: float = ex.SD_FLOOR,
+             sd_max: float = 2.0) -> tuple[float, float]:
     """Empirical-Bayes (mu, sd) of log tau from per-source log-likelihood curves on LOG_TAU:
     the (mu, sd) grid point that maximises the product over sources of the marginal likelihood
-    (the same estimator as :func:`bayeslaws.extrapolation.population_prior`)."""
+    (the same estimator as :func:`bayeslaws.extrapolation.population_prior`); ``sd_max =
+    sd_floor`` fixes the spread (a tight prior: shrinkage by assumption, mu by the data)."""
     if not logliks:
         return ex.TAU_PRIOR
-    sds, logn = _log_normals(sd_floor)
+    sds, logn = _log_normals(sd_floor, sd_max)
     total = sum(np.logaddexp.reduce(ll[None, None, :] + logn, axis=-1) for ll in logliks)
     i, j = np.unravel_index(np.argmax(total), total.shape)
     return float(MUS[i]), float(sds[j])
@@ -357,7 +359,22 @@ def forecast(res, law_name, prior, weight, *, seed=0, paths=8, relative=True):
     return np.concatenate(out), float(np.median(taus))
 
 
-WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+#: Candidate extrapolation models: name -> (errors the population prior of tau is learned
+#: from: "inner" backtests or "outer" realised forecast errors; whether its spread is fixed at
+#: the floor (tight); weight of the split's own inner backtests).
+CANDIDATES = {
+    "inner-eb (until 2026-12)": ("inner", False, 1.0),
+    "inner-eb w=0.5": ("inner", False, 0.5),
+    "inner-eb w=0": ("inner", False, 0.0),
+    "outer-eb w=0": ("outer", False, 0.0),
+    "outer-eb w=0.25": ("outer", False, 0.25),
+    "outer-eb w=1": ("outer", False, 1.0),
+    "outer-tight w=0": ("outer", True, 0.0),
+    "outer-tight w=0.5": ("outer", True, 0.5),
+    "outer-tight w=1": ("outer", True, 1.0),
+}
+#: The row of the nested choice (per held-out source, the candidate chosen without it).
+SELECTED = "bayeslaws (nested choice)"
 
 
 def main() -> None:
@@ -425,7 +442,7 @@ def by_multiple(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def markdown(table: pd.DataFrame, results: dict, method: str = "outer-eb nested w") -> str:
+def markdown(table: pd.DataFrame, results: dict, method: str = SELECTED) -> str:
     """The corpus and the per-split scores of ``method`` against the plain posterior and the
     Huber grid, as a Markdown table for ``docs/calibration.md``."""
     header = ("| split | source | study | law | fitted / held out | compute multiple | R-hat "
@@ -459,53 +476,43 @@ def score(results) -> pd.DataFrame:
         outer[SPLITS[n].source] += results[n]["outer"]
     ll_inner = {s: _loglik_grid(g) for s, g in inner.items()}
     ll_outer = {s: _loglik_grid(g) for s, g in outer.items()}
-    # The same realised errors with the distance in plain decades (the compute multiple's log)
-    # instead of widths of the fitted range: which axis does the error grow along?
-    outer_dec = {s: [] for s in sources}
-    split_dec = {}
-    for n in names:
-        res = results[n]
-        rel = res["distance"] / res["width"]
-        fams = [f for f in np.unique(res["family"]) if ((res["family"] == f) & (rel > 0)).any()]
-        split_dec[n] = [(r, cov, res["distance"][(res["family"] == f) & (rel > 0)])
-                        for (r, cov, _), f in zip(res["outer"], fams)]
-        outer_dec[SPLITS[n].source] += split_dec[n]
-    ll_outer_dec = {s: _loglik_grid(g) for s, g in outer_dec.items()}
     rows, per_row = [], []
+    curves = {"inner": ll_inner, "outer": ll_outer}
     cache = {}
 
-    def outer_prior(excluded):
-        key = frozenset(excluded)
+    def prior(pool, tight, excluded):
+        key = (pool, tight, frozenset(excluded))
         if key not in cache:
-            cache[key] = eb_prior([ll_outer[s] for s in sources if s not in key and outer[s]])
+            lls = [curves[pool][s] for s in sources if s not in excluded and curves[pool][s].any()]
+            cache[key] = eb_prior(lls, sd_max=ex.SD_FLOOR if tight else 2.0)
         return cache[key]
 
-    priors, chosen = {}, {}
+    # Nested choice among the candidates: for each held-out source, the candidate with the
+    # best mean CRPS over the other sources' splits, each scored under priors learned without
+    # both it and the held-out source (2 discrepancy paths per draw: a cheaper Monte Carlo).
+    chosen, selection = {}, []
     for src in sources:
-        others = [s for s in sources if s != src]
-        priors[src] = {"inner": eb_prior([ll_inner[s] for s in others if inner[s]]),
-                       "outer": outer_prior({src}),
-                       "outer_decades": eb_prior([ll_outer_dec[s] for s in others
-                                                  if outer_dec[s]])}
-        # Nested choice of the weight: the log score of the other sources' realised errors,
-        # each under a prior learned without both it and the held-out source.
-        totals = {w: sum(log_score(results[n], outer_prior({src, SPLITS[n].source}), w)
-                         for n in names if SPLITS[n].source != src) for w in WEIGHTS}
-        chosen[src] = max(totals, key=totals.get)
-        print(f"leave out {src}: outer prior {priors[src]['outer']}, log scores "
-              + ", ".join(f"w={w:g}: {v:.1f}" for w, v in totals.items())
-              + f" -> w={chosen[src]:g}", flush=True)
+        crps = {}
+        for cand, (pool, tight, w) in CANDIDATES.items():
+            vals = [scores.score_table(forecast(results[n], SPLITS[n].law,
+                                                prior(pool, tight, {src, SPLITS[n].source}), w,
+                                                paths=2)[0], results[n]["y"])["crps_log"]
+                    for n in names if SPLITS[n].source != src]
+            crps[cand] = float(np.mean(vals))
+        chosen[src] = min(crps, key=crps.get)
+        selection.append({"left_out": src, "chosen": chosen[src]} | crps)
+        print(f"leave out {src}: mean CRPS of the others "
+              + ", ".join(f"{c}: {v:.3f}" for c, v in crps.items()) + f" -> {chosen[src]}",
+              flush=True)
+    pd.DataFrame(selection).to_csv(os.path.join(RESULTS, "calibration_selection.csv"),
+                                   index=False)
     for n in names:
         res, split = results[n], SPLITS[n]
         y = res["y"]
-        p = priors[split.source]
         methods = {"plain": (res["plain"], np.nan)}
-        methods["inner-eb"] = forecast(res, split.law, p["inner"], 1.0)
-        for w in WEIGHTS:
-            methods[f"outer-eb w={w:g}"] = forecast(res, split.law, p["outer"], w)
-        methods["outer-eb nested w"] = methods[f"outer-eb w={chosen[split.source]:g}"]
-        methods["outer-eb decades w=0"] = forecast(res, split.law, p["outer_decades"], 0.0,
-                                                   relative=False)
+        for cand, (pool, tight, w) in CANDIDATES.items():
+            methods[cand] = forecast(res, split.law, prior(pool, tight, {split.source}), w)
+        methods[SELECTED] = methods[chosen[split.source]]
         if "huber" in res:
             methods["huber-grid"] = (res["huber"], np.nan)
             methods["huber-bootstrap"] = (bootstrap(n, res), np.nan)
@@ -545,22 +552,11 @@ def score(results) -> pd.DataFrame:
     bins.to_csv(os.path.join(RESULTS, "calibration_by_multiple.csv"), index=False)
     print("\nrows binned by compute multiple (pooled over splits)\n"
           + bins.round(4).to_string(index=False))
-    everything = {"inner": eb_prior([ll_inner[s] for s in sources if inner[s]]),
-                  "outer": outer_prior(set())}
-    totals = {w: sum(log_score(results[n], outer_prior({SPLITS[n].source}), w) for n in names)
-              for w in WEIGHTS}
-    everything["weight"] = max(totals, key=totals.get)
-    everything["outer_decades"] = eb_prior([ll_outer_dec[s] for s in sources if outer_dec[s]])
-    # Evidence of the realised errors under each axis, leave-one-source-out (w = 0).
-    everything["lodo_log_score"] = {
-        "widths": sum(log_score(results[n], outer_prior({SPLITS[n].source}), 0.0)
-                      for n in names),
-        "decades": sum(log_score(results[n], priors[SPLITS[n].source]["outer_decades"], 0.0,
-                                 outer=split_dec[n]) for n in names)}
-    everything["log_scores"] = totals
+    everything = {cand: prior(pool, tight, set()) + (w,)
+                  for cand, (pool, tight, w) in CANDIDATES.items()}
     with open(os.path.join(RESULTS, "calibration_prior.json"), "w") as fh:
-        json.dump({"all_sources": everything, "leave_one_source_out": priors,
-                   "nested_weight": chosen, "splits": names}, fh, indent=1)
+        json.dump({"all_sources": everything, "nested_choice": chosen, "splits": names}, fh,
+                  indent=1)
     print(f"\npopulation of log tau, all sources: {everything}")
     print("\n" + markdown(table, results))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, python "
