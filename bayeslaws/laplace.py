@@ -130,10 +130,7 @@ def _table_data(law, program, table, n_fam: int) -> list[np.ndarray]:
     mask[: len(table.y)] = 1.0
     data += [pad(np.asarray(table.y, dtype=float), float(table.y[0])), pad(fam_idx, 0), mask]
     if program.centred:
-        from . import precondition
-
-        c, chol = precondition.affine_maps(law, table.x, table.y, fam_idx, n_fam, program.centred)
-        data += [np.asarray(c, dtype=float), np.asarray(chol, dtype=float)]
+        data += batch.affine_data(law, table, n_fam, program)
     return data
 
 
