@@ -8,6 +8,10 @@ For a parameter :math:`\theta` on its sampling scale (``log`` of positive quanti
   With one family there is nothing to pool: :math:`\theta_1 = \mu_\theta` (the non-hierarchical
   model, free of funnels), and :math:`\sigma_\theta` keeps its prior, so a new family is still
   drawn honestly wide.
+  A fit samples each ``partial`` parameter in the form that suits its data: centred where
+  every family's own runs pin it far more tightly than families differ, non-centred otherwise
+  (:mod:`bayeslaws.parametrisation`; ``fit.config["parametrisation"]``). The posterior holds
+  either ``{name}_z`` or the centred ``{name}`` per family; :func:`family_draws` reads both.
 * ``centred``: the same population, centred:
   :math:`\theta_f \sim N(\mu_\theta, \sigma_\theta)`. The two are one model; they differ in
   how NUTS mixes (Papaspiliopoulos, Roberts & Sköld 2007; Betancourt & Girolami 2015). The
