@@ -7,6 +7,8 @@ Fits the Chinchilla law at the default settings (4 chains x 1000 draws after 100
   model sizes (90 runs per corpus, 540 in all): E from 1.7 to 2.0 nats, A and B log-normal
   (sd 0.3) around Hoffmann et al.'s fit, exponents within ~0.01 of 0.34 / 0.28, log-loss noise
   0.01;
+* ``sharp``: as ``many`` with noise 0.005 and A, B spread sd 0.6 (corpora far apart, each
+  pinned tightly);
 * ``few``: the same corpora with 3 budgets x 5 sizes (15 runs per corpus);
 * ``gadre``: Gadre et al.'s bundled fit rows (3 corpora of 34-35 runs);
 
@@ -18,7 +20,7 @@ writes the posterior summary per table to ``benchmarks/results/many_rows_{new,ol
 when both exist, the largest difference of posterior means between the two forms is printed in
 posterior sds (the same model: it should be Monte Carlo noise).
 
-    python benchmarks/many_rows_convergence.py [--old] [--tables many few gadre]
+    python benchmarks/many_rows_convergence.py [--old] [--tables few gadre many sharp]
 
 Figures in ``benchmarks/RESULTS.md`` ("Partial pooling with many runs per family").
 """
@@ -41,15 +43,17 @@ import bayeslaws as bl  # noqa: E402
 
 
 def isoflop(n_families: int, budgets: int, sizes: int, *, noise: float = 0.01,
-            seed: int = 0) -> pd.DataFrame:
+            seed: int = 0, log_spread: float = 0.3) -> pd.DataFrame:
     """IsoFLOP sweeps of ``n_families`` Chinchilla corpora (truth around Hoffmann et al. 2022):
     ``budgets`` budgets from 1e17 to 1e20 FLOPs, ``sizes`` model sizes from 0.15x to 6x each
-    corpus's compute-optimal N, D = C / 6N, multiplicative log-normal noise ``noise``."""
+    corpus's compute-optimal N, D = C / 6N, multiplicative log-normal noise ``noise``; A and B
+    log-normal with sd ``log_spread`` across corpora."""
     rng = np.random.default_rng(seed)
     rows = []
     for f in range(n_families):
         e = 1.7 + 0.3 * f / max(n_families - 1, 1) + rng.normal(0, 0.02)
-        a, b = 406.4 * np.exp(rng.normal(0, 0.3)), 410.7 * np.exp(rng.normal(0, 0.3))
+        a = 406.4 * np.exp(rng.normal(0, log_spread))
+        b = 410.7 * np.exp(rng.normal(0, log_spread))
         alpha, beta = 0.34 + rng.normal(0, 0.01), 0.28 + rng.normal(0, 0.01)
         g = (alpha * a / (beta * b)) ** (1 / (alpha + beta))
         for c in np.geomspace(1e17, 1e20, budgets):
@@ -62,9 +66,10 @@ def isoflop(n_families: int, budgets: int, sizes: int, *, noise: float = 0.01,
 
 
 TABLES = {
-    "many": lambda: isoflop(6, 6, 15),
     "few": lambda: isoflop(6, 3, 5),
     "gadre": lambda: bl.datasets.load("gadre_overtraining", fit_rows=True),
+    "many": lambda: isoflop(6, 6, 15),
+    "sharp": lambda: isoflop(6, 6, 15, noise=0.005, log_spread=0.6),
 }
 
 
