@@ -110,7 +110,7 @@ def test_conditional_map_keeps_the_mixed_density():
 
 
 @pytest.mark.slow
-def test_new_default_converges_on_many_rows_per_family():
+def test_new_default_converges_on_many_rows_per_family(tmp_path):
     """A sampled many-rows table: the chosen (mixed) form converges without divergences, the
     choice is recorded, and the fit reads back per-family values of the centred parameters."""
     frame = isoflop(4, 5, 10, seed=1)
@@ -123,3 +123,8 @@ def test_new_default_converges_on_many_rows_per_family():
     assert d["divergences"] == 0
     s = fit.summary()
     assert s.loc["A0[corpus0]", "r_hat"] <= 1.01 and "A0[population]" in s.index
+    row = pd.DataFrame({"params": [7e9], "tokens": [1.4e11], "family": ["corpus1"]})
+    pred = fit.predict(row, discrepancy=False).interval()
+    fit.save(tmp_path / "mixed.nc")
+    again = bl.load(tmp_path / "mixed.nc").predict(row, discrepancy=False).interval()
+    np.testing.assert_allclose(again["loss_mean"], pred["loss_mean"])
