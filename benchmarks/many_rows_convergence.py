@@ -106,7 +106,7 @@ def main(argv=None) -> None:
         summary.to_csv(path)
         other = os.path.join(out_dir, f"many_rows_{'new' if args.old else 'old'}_{name}.csv")
         if os.path.exists(other):
-            both = summary.join(pd.read_csv(other, index_col=0), rsuffix="_other").dropna()
+            both = summary.join(pd.read_csv(other, index_col=0).add_suffix("_other")).dropna()
             both = both[~both.index.str.contains("population")]  # a fresh random draw
             gap = (both["mean"] - both["mean_other"]).abs() / np.maximum(both["sd"],
                                                                            both["sd_other"])
