@@ -119,7 +119,7 @@ def test_new_default_converges_on_many_rows_per_family(tmp_path):
     frame = isoflop(6, 3, 5)
     with warnings.catch_warnings(record=True) as caught:  # asserted below, with the numbers
         warnings.simplefilter("always", bl.ConvergenceWarning)
-        fit = bl.laws.get("chinchilla").fit(frame, draws=400, tune=400, chains=2, seed=0,
+        fit = bl.laws.get("chinchilla").fit(frame, draws=500, tune=500, chains=4, seed=0,
                                             extrapolation=None)
     assert not caught, [str(w.message) for w in caught]
     assert fit.config["parametrisation"]["A0"] == "centred"
