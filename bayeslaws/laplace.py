@@ -88,7 +88,7 @@ def _functions(program):
     from jax.flatten_util import ravel_pytree
 
     _, unravel = ravel_pytree([jnp.asarray(v) for v in program.initial])
-    n_affine = 2 if program.centred else 0
+    n_affine = program.n_affine
 
     def potential(v, data):
         return -program.logp(*unravel(v), *data)[0]
