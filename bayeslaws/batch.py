@@ -103,6 +103,7 @@ class _Program:
     runners: dict
     dtype: str = "float64"      # floating dtype of the values, data and log-density
     centred: list = None        # preconditioned centred parameters (two more data arguments)
+    n_affine: int = 0           # data arguments of the affine maps (2, or 4 when conditioned)
 
 
 def _structure_key(law, n_families: int, input_names, dtype: str = "float64") -> str:
@@ -138,6 +139,8 @@ def _program(law, n_families: int, input_names: Sequence[str], *,
         centred = precondition.centred_names(law, n_families)
         affine = ([pt.matrix("affine_c", dtype=dtype), pt.tensor3("affine_L", dtype=dtype)]
                   if centred else [])
+        if centred and precondition.conditioned_names(law, n_families):
+            affine += [pt.tensor3("affine_B", dtype=dtype), pt.matrix("affine_a", dtype=dtype)]
         model = build_model(law, table, families, idx, affine=affine or None)
         observed = model.observed_RVs
         prior_terms = model.logp(vars=list(model.free_RVs) + list(model.potentials), sum=False)
@@ -157,7 +160,7 @@ def _program(law, n_families: int, input_names: Sequence[str], *,
         free=[v.name for v in constrained],
         free_dims={name: tuple(model.named_vars_to_dims.get(name, ())) for name in free},
         input_names=list(input_names), logp=logp, constrain=constrain, runners={},
-        dtype=dtype, centred=centred)
+        dtype=dtype, centred=centred, n_affine=len(affine))
     _PROGRAMS[key] = program
     return program
 
@@ -215,7 +218,7 @@ def _runner(program: _Program, *, chains: int, draws: int, tune: int, target_acc
     from numpyro.infer.hmc import hmc
 
     n_values = len(program.value_names)
-    n_affine = 2 if program.centred else 0
+    n_affine = program.n_affine
 
     def potential_fn_gen(data):
         def potential(z):
@@ -505,6 +508,16 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
     return fits
 
 
+def affine_data(law, table, n_fam: int, program) -> list[np.ndarray]:
+    """The affine-map arguments of a centred ``program`` for one table
+    (:func:`bayeslaws.precondition.affine_maps`; four when conditioned on non-centred
+    parameters)."""
+    idx = pd.Index(table.families).get_indexer(table.family)
+    cond = precondition.conditioned_names(law, n_fam) if program.n_affine == 4 else None
+    maps = precondition.affine_maps(law, table.x, table.y, idx, n_fam, program.centred, cond)
+    return [np.asarray(m, dtype=float) for m in maps]
+
+
 def sample_table(law, table, *, seed: int, draws: int, tune: int, chains: int,
                  target_accept: float, progress: bool = False, dense_mass: bool = False,
                  float32: bool = False) -> tuple:
@@ -608,10 +621,8 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
     per_table = [np.stack(cols[name]) for name in input_names] + [np.stack(ys), np.stack(idxs),
                                                                   np.stack(masks)]
     if program.centred:  # each table's own pilot (bayeslaws.precondition), from its real rows
-        maps = [precondition.affine_maps(
-            law, t.x, t.y, pd.Index(t.families).get_indexer(t.family), n_fam, program.centred)
-            for t in tables]
-        per_table += [np.stack([m[0] for m in maps]), np.stack([m[1] for m in maps])]
+        maps = [affine_data(law, t, n_fam, program) for t in tables]
+        per_table += [np.stack([m[j] for m in maps]) for j in range(program.n_affine)]
     # extra lanes (to fill the last shard) repeat the last lane; their draws are dropped
     lane_of = np.minimum(np.arange(total), lanes - 1)
     data = [a[lane_of // chains] for a in per_table]

@@ -8,6 +8,10 @@ For a parameter :math:`\theta` on its sampling scale (``log`` of positive quanti
   With one family there is nothing to pool: :math:`\theta_1 = \mu_\theta` (the non-hierarchical
   model, free of funnels), and :math:`\sigma_\theta` keeps its prior, so a new family is still
   drawn honestly wide.
+  A fit samples each ``partial`` parameter in the form that suits its data: centred where
+  every family's own runs pin it far more tightly than families differ, non-centred otherwise
+  (:mod:`bayeslaws.parametrisation`; ``fit.config["parametrisation"]``). The posterior holds
+  either ``{name}_z`` or the centred ``{name}`` per family; :func:`family_draws` reads both.
 * ``centred``: the same population, centred:
   :math:`\theta_f \sim N(\mu_\theta, \sigma_\theta)`. The two are one model; they differ in
   how NUTS mixes (Papaspiliopoulos, Roberts & Sköld 2007; Betancourt & Girolami 2015). The
@@ -36,15 +40,18 @@ POPULATION = ("partial", "centred")
 
 
 def build_params(law, families: list[str], affine=None) -> dict:
-    """Create the PyMC variables of ``law``'s parameters; call inside a model with a ``family`` dim.
+    r"""Create the PyMC variables of ``law``'s parameters; call inside a model with a ``family`` dim.
 
     Parameters
     ----------
     law : bayeslaws.laws.Law
     families : list of str
-    affine : tuple (c, L), optional
+    affine : tuple (c, L) or (c, L, B, a), optional
         Centres (families x centred parameters) and lower Cholesky factors (families x k x k)
-        of :mod:`bayeslaws.precondition`, arrays or symbolic tensors. Given, the centred
+        of :mod:`bayeslaws.precondition`, arrays or symbolic tensors; with ``B, a`` the map is
+        conditioned on the ``partial`` (non-centred) parameters,
+        :math:`\theta_f = c_f + B_f(\eta_f - a_f) + L_f w_f`
+        (:func:`bayeslaws.precondition.affine_maps`). Given, the centred
         parameters (in the order of :func:`bayeslaws.precondition.centred_names`) are sampled
         as :math:`\theta_f = c_f + L_f w_f` (the same posterior, better geometry); without it
         they are plain centred normals.
@@ -79,12 +86,18 @@ def build_params(law, families: list[str], affine=None) -> dict:
                 z = pm.Normal(f"{name}_z", 0.0, 1.0, dims="family")
                 out[name] = mu + sigma * z
     if centred:
-        c, chol = (pt.as_tensor(a) for a in affine)
+        c, chol = (pt.as_tensor(a) for a in affine[:2])
         pm.modelcontext(None).add_coord("centred_param", list(centred))
         # theta_f = c_f + L_f w_f has a constant Jacobian, so the population prior on theta_f
         # below is the whole prior: the posterior is plain centred pooling's
         w = pm.Flat("centred_w", dims=("family", "centred_param"))
         theta = c + (chol * w[:, None, :]).sum(axis=-1)
+        if len(affine) == 4:  # + B_f (eta_f - a_f): conditioned on the non-centred parameters
+            slope, centre = (pt.as_tensor(a) for a in affine[2:])
+            cond = [p.sampled for p in law.parameters.values()
+                    if law.pooling[p.name] == "partial"]
+            eta = pt.stack([out[name] for name in cond], axis=1)
+            theta = theta + (slope * (eta - centre)[:, None, :]).sum(axis=-1)
         for j, (name, (mu, sigma)) in enumerate(centred.items()):
             out[name] = pm.Deterministic(name, theta[:, j], dims="family")
             pm.Potential(f"{name}_population",  # log N(theta_f | mu, sigma), summed
@@ -104,7 +117,8 @@ def family_draws(law, posterior: xr.Dataset, families: list[str]) -> dict[str, x
             out[name] = posterior[name] * ones
         elif len(families) == 1 and how in POPULATION:
             out[name] = posterior[f"{name}_mu"] * ones
-        elif how in ("independent", "centred"):
+        elif how in ("independent", "centred") or f"{name}_z" not in posterior:
+            # partial pooling sampled centred (bayeslaws.parametrisation): the values themselves
             out[name] = posterior[name].assign_coords(family=fam)
         else:
             out[name] = (posterior[f"{name}_mu"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import data as data_mod
-from . import batch, diagnostics, hooks, laplace, sampling
+from . import batch, diagnostics, hooks, laplace, parametrisation, sampling
 from .errors import SpecError
 from .fit import EXTRAPOLATION, RETRY_TARGET_ACCEPT, Fit
 from .model import build_model, check_start
@@ -45,6 +45,9 @@ def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="nump
     family_column = source.family
     families = table.families
     family_idx = pd.Index(families).get_indexer(table.family)
+    # partial pooling: centred or non-centred per parameter, from the data (the same model)
+    forms = parametrisation.choose(law, table.x, table.y, family_idx, len(families))
+    fitted_law, law = law, parametrisation.sampling_law(law, forms)
     model = None
     if sampler != "numpyro" or not batch.start_is_finite(law, table, float32=float32):
         # name bad priors or rows before the sampler fails on them; numpyro's compiled
@@ -56,6 +59,8 @@ def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="nump
               "family_column": family_column, "retried": False,
               "extrapolation": extrapolation, "dense_mass": bool(dense_mass),
               "float32": bool(float32), **source.to_config()}
+    if forms:
+        config["parametrisation"] = forms
     if sampler == "numpyro":
         # numpyro runs through the compiled-once program of bayeslaws.batch: a second fit of the
         # same law shape (other data, seed or size within its padding) does not recompile
@@ -69,7 +74,7 @@ def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="nump
                                             sampler=sampler, progress=progress,
                                             dense_mass=dense_mass)
     config.update(retried=used != float(target_accept), target_accept=used)
-    result = Fit(law, idata, table.frame, config, families, _fresh=True)
+    result = Fit(fitted_law, idata, table.frame, config, families, _fresh=True)
     result.convergence = diagnostics.warn_if_unconverged(report, stacklevel=4)
     return result
 

@@ -88,7 +88,7 @@ def _functions(program):
     from jax.flatten_util import ravel_pytree
 
     _, unravel = ravel_pytree([jnp.asarray(v) for v in program.initial])
-    n_affine = 2 if program.centred else 0
+    n_affine = program.n_affine
 
     def potential(v, data):
         return -program.logp(*unravel(v), *data)[0]
@@ -130,10 +130,7 @@ def _table_data(law, program, table, n_fam: int) -> list[np.ndarray]:
     mask[: len(table.y)] = 1.0
     data += [pad(np.asarray(table.y, dtype=float), float(table.y[0])), pad(fam_idx, 0), mask]
     if program.centred:
-        from . import precondition
-
-        c, chol = precondition.affine_maps(law, table.x, table.y, fam_idx, n_fam, program.centred)
-        data += [np.asarray(c, dtype=float), np.asarray(chol, dtype=float)]
+        data += batch.affine_data(law, table, n_fam, program)
     return data
 
 

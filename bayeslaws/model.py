@@ -50,7 +50,8 @@ def build_model(law, table, families: list[str], family_idx: np.ndarray, affine=
         centred = precondition.centred_names(law, len(families))
         if affine is None and centred and not symbolic:
             affine = precondition.affine_maps(law, table.x, table.y, family_idx, len(families),
-                                              centred)
+                                              centred, precondition.conditioned_names(
+                                                  law, len(families)) or None)
         theta = hierarchy.build_params(law, families, affine=affine or None)
         rows = {name: value[family_idx] for name, value in theta.items()}
         mu = law.formula(table.x, law.natural(rows, pt), pt)

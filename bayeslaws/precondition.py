@@ -45,6 +45,15 @@ def centred_names(law, n_families: int) -> list[str]:
     return [p.sampled for p in law.parameters.values() if law.pooling[p.name] == "centred"]
 
 
+def conditioned_names(law, n_families: int) -> list[str]:
+    """Sampled names of the ``partial`` (non-centred) parameters that the centred block is
+    conditioned on (:func:`affine_maps` with ``conditioned``): none when no parameter is centred
+    or there is one family."""
+    if not centred_names(law, n_families):
+        return []
+    return [p.sampled for p in law.parameters.values() if law.pooling[p.name] == "partial"]
+
+
 def family_laplace(law, x: dict[str, np.ndarray], y: np.ndarray, names: list[str],
                    free: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
     r"""Laplace approximation of one family's posterior under the law's own prior.
@@ -91,31 +100,57 @@ def family_laplace(law, x: dict[str, np.ndarray], y: np.ndarray, names: list[str
 
 
 def affine_maps(law, x: dict[str, np.ndarray], y: np.ndarray, family_idx: np.ndarray,
-                n_families: int, free: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Centres ``c`` (families x free) and lower Cholesky factors ``L`` (families x free x free)
-    of :math:`\\theta_f = c_f + L_f w_f`, one Laplace pilot per family (:func:`family_laplace`).
+                n_families: int, free: list[str], conditioned: list[str] | None = None) -> tuple:
+    r"""Centres ``c`` (families x free) and lower Cholesky factors ``L`` (families x free x free)
+    of :math:`\theta_f = c_f + L_f w_f`, one Laplace pilot per family (:func:`family_laplace`).
 
     A family with too few runs, or whose pilot fails, gets the prior's location and a diagonal
     of its ``family_scale``: the plain centred geometry.
+
+    With ``conditioned`` (the non-centred parameters :math:`\eta` sampled beside the centred
+    block, :func:`conditioned_names`), returns ``(c, L, B, a)`` of the conditional map
+
+    .. math::
+
+        \theta_f = c_f + B_f(\eta_f - a_f) + L_f w_f,\quad
+        B_f = \Sigma_{\theta\eta}\Sigma_{\eta\eta}^{-1},\quad
+        L_f L_f^T = \Sigma_{\theta\theta} - B_f\Sigma_{\eta\theta},
+
+    the pilot's Gaussian of :math:`\theta_f` given :math:`\eta_f` (``a_f`` the pilot's centre of
+    :math:`\eta_f`). A family's centred :math:`\log A_0` then follows its non-centred
+    :math:`\alpha` along the ridge between them. :math:`\eta` does not depend on :math:`w`, so
+    the Jacobian is still the constant :math:`|L_f|` and the posterior is unchanged.
     """
     prms = {p.sampled: p for p in law.parameters.values()}
     names = [p.sampled for p in law.parameters.values()]
+    cond = list(conditioned or [])
     fallback_c = np.array([prms[n].loc for n in free])
     fallback_l = np.diag([prms[n].family_scale for n in free])
     c = np.tile(fallback_c, (n_families, 1))
     chol = np.tile(fallback_l, (n_families, 1, 1))
+    slope = np.zeros((n_families, len(free), len(cond)))
+    centre = np.tile(np.array([prms[n].loc for n in cond], dtype=float), (n_families, 1))
     family_idx = np.asarray(family_idx)
     for f in range(n_families):
         rows = family_idx == f
         if rows.sum() < MIN_ROWS_PER_PARAM * len(names):
             continue
         found = family_laplace(law, {k: np.asarray(v)[rows] for k, v in x.items()},
-                               np.asarray(y)[rows], names, free)
+                               np.asarray(y)[rows], names, free + cond)
         if found is None:
             continue
+        k = len(free)
+        mean, cov = found
         try:
-            chol[f] = np.linalg.cholesky(found[1])
-            c[f] = found[0]
+            if cond:
+                b = np.linalg.solve(cov[k:, k:], cov[k:, :k]).T  # Sigma_te Sigma_ee^-1
+                cov_c = cov[:k, :k] - b @ cov[k:, :k]
+            else:
+                b, cov_c = np.zeros((k, 0)), cov
+            chol[f] = np.linalg.cholesky(cov_c)
         except np.linalg.LinAlgError:
             continue
-    return c, chol
+        c[f], slope[f], centre[f] = mean[:k], b, mean[k:]
+    if conditioned is None:
+        return c, chol
+    return c, chol, slope, centre

@@ -78,7 +78,8 @@ class Law:
         ``{param: (loc, scale)}`` overriding the Normal prior of the population mean on the
         sampling scale, or ``{param: {"loc": .., "scale": .., "family_scale": ..}}``.
     pooling : str or dict, optional
-        ``"partial"`` (default; non-centred), ``"centred"`` (the same partial pooling, centred:
+        ``"partial"`` (default; sampled centred or non-centred per parameter as the data suit,
+        :mod:`bayeslaws.parametrisation`), ``"centred"`` (the same partial pooling, always centred:
         for families with many runs each, see :mod:`bayeslaws.hierarchy`), ``"shared"`` or
         ``"independent"``, for all parameters or per parameter as ``{param: pooling}``.
     noise : dict, optional
