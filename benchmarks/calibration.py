@@ -154,6 +154,9 @@ SPLITS: dict[str, Split] = {
     "chinchilla_1e21": Split("hoffmann2022", "chinchilla", "chinchilla", "IsoFLOP sweep",
                              lambda: _by(_compute(_chinchilla()), "compute", 1e21),
                              "C < 1e21 -> C >= 1e21"),
+    "chinchilla_3e20": Split("hoffmann2022", "chinchilla", "chinchilla", "IsoFLOP sweep",
+                             lambda: _by(_compute(_chinchilla()), "compute", 3e20),
+                             "C <= 3e20 -> C > 3e20"),
     "chinchilla_q50": Split("hoffmann2022", "chinchilla", "chinchilla", "IsoFLOP sweep",
                             lambda: _quantile_split(_chinchilla(), 0.5),
                             "lowest half of compute -> upper half"),
@@ -205,8 +208,6 @@ SPLITS: dict[str, Split] = {
     "olmo1_curves": Split("groeneveld2024", "olmo1", "power-law", "training trajectories",
                           lambda: _by(_olmo1(), "tokens", 8e11),
                           "checkpoints <= 0.8T tokens -> later ones"),
-    "olmo1_early": Split("groeneveld2024", "olmo1", "power-law", "training trajectories",
-                         lambda: _by(_olmo1(), "tokens", 2e11), "<= 0.2T tokens -> later"),
 }
 
 
