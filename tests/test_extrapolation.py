@@ -227,3 +227,15 @@ def test_forecasts_beyond_the_data_widen_and_inside_do_not(chinchilla_fit):
     chinchilla_fit.save("fit.nc")
     again = bl.load("fit.nc").discrepancy
     np.testing.assert_array_equal(again.tau.values, disc.tau.values)
+
+
+def test_size_multiple_is_compute_over_the_largest_fitted_run_of_the_family():
+    law = bl.laws.get("chinchilla")
+    # family a: largest run 1e9 params x 1e10 tokens; family b: 1e8 x 1e9
+    train = {"params": np.log([1e8, 1e9, 1e8]), "tokens": np.log([1e9, 1e10, 1e9])}
+    fam_train = np.array(["a", "a", "b"])
+    new = {"params": np.log([1e10, 1e8, 1e9, 1e10]), "tokens": np.log([1e10, 1e9, 1e10, 1e11])}
+    fam = np.array(["a", "a", "b", "c"])
+    m = ex.size_multiple(law, train, fam_train, new, fam)
+    # 10x the compute of a's largest; inside a (1/100); 100x b's largest; c (unseen): 100x all
+    np.testing.assert_allclose(m, [10.0, 0.01, 100.0, 100.0], rtol=1e-12)
