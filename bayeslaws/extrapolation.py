@@ -28,8 +28,20 @@ random linear drift (a wrong exponent: the error grows in proportion to the dist
 Inside the fitted range :math:`d = 0` and nothing changes; beyond it the interval widens, and the
 forecasts of one family share one path, so errors at 10x and 100x are correlated.
 
-Learning :math:`\tau` (leave-future-out backtests inside the training data, Bürkner, Gabry &
-Vehtari 2020). The training rows are cut at compute quantiles (:data:`FRACTIONS`); the law is
+Learning :math:`\tau` (since 2026-12). A fit's :math:`\tau` follows the population of the
+field: a log-normal (:data:`TAU_PRIOR`, tau about 0.027 per width) learned by empirical Bayes
+from the *realised* forecast errors of the calibration corpus (``benchmarks/calibration.py``:
+20 splits of 12 sets of public runs from 9 papers, each split's held-out larger runs against its
+final fit, with the residual model below), with the spread across sources fixed at
+:data:`SD_FLOOR`. A fit's own inner backtests (below) can update it through a tempered
+likelihood (:func:`tau_posterior`, weight :data:`OWN_WEIGHT`), but leave-one-source-out over the
+corpus chose weight 0: at any positive weight the mean CRPS was worse (2.13-2.15 against 1.79),
+because a few strongly correlated refits on the smaller runs decide :math:`\tau` alone, far too
+wide where they happen to extrapolate badly and too narrow where they happen to extrapolate
+well (``docs/calibration.md``). So by default no backtest runs.
+
+The inner backtests (leave-future-out inside the training data, Bürkner, Gabry & Vehtari 2020),
+used when :data:`OWN_WEIGHT` > 0 and by the benchmarks. The training rows are cut at compute quantiles (:data:`FRACTIONS`); the law is
 refitted on each lower part and predicts the upper part. For fold :math:`k` and family
 :math:`f`, the residuals :math:`r = y - m` against the refit's predictive median :math:`m` (with
 joint predictive covariance :math:`\Sigma`) follow the marginal of the model,
@@ -40,11 +52,10 @@ noise: with only its diagonal, an exponent error of the refit that its own poste
 allows would be read as drift, and counted again on top of the final fit's parameter
 uncertainty (on the bundled backtests the joint covariance raises the log evidence of the same
 residuals from 1436.9 to 2071.7 and lowers the population tau from 0.040 to 0.032). Folds and
-families pool into one :math:`\tau` per fit, whose prior is log-normal (:data:`TAU_PRIOR`): the population
-distribution of :math:`\tau` across datasets, learned by empirical Bayes
-(:func:`population_prior`) from the same inner backtests on the training parts of the bundled
-datasets (``benchmarks/extrapolation.py``; no held-out run enters it). Its one-dimensional
-posterior is computed on a grid and its draws are paired with the posterior draws of the fit.
+families pool into one :math:`\tau` per fit, with the population prior above (until 2026-12 it
+was learned by :func:`population_prior` from the inner backtests themselves, and the backtests
+entered at full weight). The one-dimensional posterior is computed on a grid and its draws are
+paired with the posterior draws of the fit.
 
 Why this kernel: on the inner backtests (training rows only) of six datasets the marginal
 likelihood of Brownian motion alone (2072.4) and Brownian motion plus drift (2071.7) are equal
@@ -85,13 +96,19 @@ from .sampling import single_sampler
 #: Compute quantiles at which the training rows are cut for the inner backtests.
 FRACTIONS = (0.5, 0.65, 0.8)
 #: Log-normal prior ``(mu, sd)`` of log tau (tau: link-scale sd per width of the fitted range,
-#: see :func:`relative_distance`): the empirical-Bayes population of the bundled datasets' inner
-#: backtests (tau about 0.032), from ``benchmarks/extrapolation.py``
-#: (``benchmarks/results/extrapolation_prior.json``).
-TAU_PRIOR = (-3.442, 0.576)
+#: see :func:`relative_distance`): tau about 0.027, learned by empirical Bayes from the realised
+#: forecast errors of the calibration corpus (20 splits of 12 sets of public runs from 9 papers,
+#: ``benchmarks/calibration.py``: the held-out larger runs against each split's final fit), with
+#: the spread across sources fixed at :data:`SD_FLOOR` (candidate ``outer-tight w=0`` in
+#: ``benchmarks/results/calibration_prior.json``).
+TAU_PRIOR = (-3.600, 0.5)
 #: Weight of a fit's own inner backtests in its tau posterior (a tempered likelihood,
-#: :func:`tau_posterior`); chosen by leave-one-source-out over the calibration corpus.
-OWN_WEIGHT = 1.0
+#: :func:`tau_posterior`). 0 since 2026-12: on the calibration corpus's leave-one-source-out
+#: table, a fit's own backtests at any weight (0.25, 0.5, 1) worsened the mean CRPS (2.13-2.15
+#: against 1.79; ``docs/calibration.md``), because a few strongly correlated refits on the
+#: smaller runs set tau alone: far too wide where they happen to extrapolate badly (OLMo-1
+#: curves: CRPS 5.98 against 0.67), too narrow where they happen to extrapolate well.
+OWN_WEIGHT = 0.0
 #: Smallest between-dataset sd of log tau in the empirical-Bayes population prior.
 SD_FLOOR = 0.5
 #: Upper end of the tau grid (an error of 50% per decade is far beyond any law worth using).
@@ -511,22 +528,29 @@ class Discrepancy:
         self.relative = bool(relative)
 
     @classmethod
-    def learn(cls, fit, *, prior=None, fractions=FRACTIONS,
+    def learn(cls, fit, *, prior=None, fractions=FRACTIONS, weight: float | None = None,
               progress: bool = False) -> "Discrepancy":
-        """Run the backtests of ``fit``'s law and data and return the tau posterior."""
+        """The tau posterior of ``fit``: the population prior, updated by the fit's own inner
+        backtests at ``weight`` (default :data:`OWN_WEIGHT`; at 0, the default since 2026-12,
+        no backtest runs and tau follows the prior alone)."""
+        weight = OWN_WEIGHT if weight is None else float(weight)
+        if weight <= 0:
+            return cls.from_groups(fit, [], 0, prior=prior, weight=0.0)
         cfg = fit.config
         groups, folds = backtest_residuals(
             fit.law, fit.data, family_column=cfg["family_column"], seed=cfg["seed"],
             sampler=cfg["sampler"], chains=cfg["chains"], fractions=fractions,
             dense_mass=cfg.get("dense_mass", False), float32=cfg.get("float32", False),
             progress=progress)
-        return cls.from_groups(fit, groups, folds, prior=prior)
+        return cls.from_groups(fit, groups, folds, prior=prior, weight=weight)
 
     @classmethod
-    def from_groups(cls, fit, groups, folds: int, *, prior=None) -> "Discrepancy":
-        """The tau posterior from backtest ``groups`` (:func:`backtest_residuals`), its draws
-        shaped like ``fit``'s posterior and seeded by the fit's seed."""
-        grid, dens = tau_posterior(groups, prior=prior)
+    def from_groups(cls, fit, groups, folds: int, *, prior=None,
+                    weight: float | None = None) -> "Discrepancy":
+        """The tau posterior from backtest ``groups`` (:func:`backtest_residuals`) at ``weight``
+        (:func:`tau_posterior`), its draws shaped like ``fit``'s posterior and seeded by the
+        fit's seed."""
+        grid, dens = tau_posterior(groups, prior=prior, weight=weight)
         post = fit.posterior
         shape = (post.sizes["chain"], post.sizes["draw"])
         rng = np.random.default_rng([fit.config["seed"], 7])
@@ -639,7 +663,7 @@ def fit_discrepancy(fit, *, progress: bool = False) -> "Discrepancy | None":
     if fit.config.get("extrapolation", "backtest") is None:
         return None
     source = getattr(fit, "source", None)
-    if source is not None:
+    if source is not None and OWN_WEIGHT > 0:
         warnings.warn(f"{source} holds no extrapolation discrepancy (saved by an older "
                       "bayeslaws): learning it now from backtests on the smaller runs, which "
                       "takes about as long as the fit did; save the fit again to keep it",

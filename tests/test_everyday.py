@@ -137,6 +137,8 @@ def test_save_learns_the_discrepancy_of_a_fresh_fit_once(tmp_path, monkeypatch):
 
 
 def test_a_loaded_fit_without_a_discrepancy_says_it_learns_one(tmp_path, monkeypatch):
+    # only when backtests would run (OWN_WEIGHT > 0); the default's population prior is free
+    monkeypatch.setattr(ex, "OWN_WEIGHT", 1.0)
     monkeypatch.setattr(ex.Discrepancy, "learn",
                         classmethod(lambda cls, fit, **kw: _discrepancy(fit)))
     path = tmp_path / "old.nc"

@@ -116,7 +116,7 @@ def _simulate_groups(tau, n_groups, rng, rows=8):
 def test_tau_posterior_recovers_the_drift_rate():
     rng = np.random.default_rng(1)
     truth = 0.03
-    grid, dens = ex.tau_posterior(_simulate_groups(truth, 60, rng))
+    grid, dens = ex.tau_posterior(_simulate_groups(truth, 60, rng), weight=1.0)
     draws = ex.tau_draws(grid, dens, (4000,), np.random.default_rng(2))
     lo, med, hi = np.quantile(draws, [0.05, 0.5, 0.95])
     assert lo < truth < hi
@@ -220,8 +220,9 @@ def test_forecasts_beyond_the_data_widen_and_inside_do_not(chinchilla_fit):
     factor = 900 * runs.params.max() * runs.tokens.max() / (runs.params * runs.tokens).max()
     assert wide.summary()["extrapolation"].iloc[0] == pytest.approx(factor, rel=1e-6)
     disc = chinchilla_fit.discrepancy
-    assert disc.folds == 3
+    assert disc.folds == 0  # the population prior alone (OWN_WEIGHT = 0): no backtest ran
     s = disc.summary()
+    assert s["median"] == pytest.approx(math.exp(ex.TAU_PRIOR[0]), rel=0.05)
     assert 0 < s["lower"] < s["median"] < s["upper"] < ex.TAU_MAX
     # The learned discrepancy travels with the saved fit.
     chinchilla_fit.save("fit.nc")
@@ -239,3 +240,18 @@ def test_size_multiple_is_compute_over_the_largest_fitted_run_of_the_family():
     m = ex.size_multiple(law, train, fam_train, new, fam)
     # 10x the compute of a's largest; inside a (1/100); 100x b's largest; c (unseen): 100x all
     np.testing.assert_allclose(m, [10.0, 0.01, 100.0, 100.0], rtol=1e-12)
+
+
+def test_own_backtests_are_tempered_by_their_weight():
+    rng = np.random.default_rng(4)
+    groups = _simulate_groups(0.2, 30, rng)  # a fit whose own backtests drift fast
+    prior = (math.log(0.02), 0.5)
+
+    def median(w):
+        grid, dens = ex.tau_posterior(groups, prior=prior, weight=w)
+        return float(np.median(ex.tau_draws(grid, dens, (20000,), np.random.default_rng(5))))
+
+    # weight 0 is the prior; the weight moves tau monotonically toward the backtests' 0.2
+    assert median(0.0) == pytest.approx(0.02, rel=0.05)
+    assert median(0.0) < median(0.25) < median(1.0)
+    assert median(1.0) > 0.1

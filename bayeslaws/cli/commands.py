@@ -89,18 +89,19 @@ def cmd_fit(args) -> None:
     fit = law.fit(data, progress=not args.quiet, **sampler, **_fit_options(source))
     if fit.config.get("extrapolation"):
         # Learn the discrepancy now, so the saved fit forecasts beyond its data honestly.
-        from ..extrapolation import fit_discrepancy
+        from .. import extrapolation
 
-        if not args.quiet:
+        if not args.quiet and extrapolation.OWN_WEIGHT > 0:
             print("note: learning the extrapolation discrepancy from backtests on the smaller "
                   "runs (--no-extrapolation skips it)", file=sys.stderr)
-        found = fit_discrepancy(fit, progress=not args.quiet)
+        found = extrapolation.fit_discrepancy(fit, progress=not args.quiet)
         if not args.quiet:
             s = found.summary()
             unit = "fitted-range width" if found.relative else "decade"
+            whence = (f"from {found.folds} backtests" if found.folds else
+                      "the population learned from the calibration corpus (docs/calibration.md)")
             print(f"note: extrapolation discrepancy tau {s['median']:.4f} per {unit} beyond the "
-                  f"data [{s['lower']:.4f}, {s['upper']:.4f}], from {found.folds} backtests",
-                  file=sys.stderr)
+                  f"data [{s['lower']:.4f}, {s['upper']:.4f}], {whence}", file=sys.stderr)
     fit.save(out)
     _note_approximate(fit)
     if not args.quiet:
