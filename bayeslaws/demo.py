@@ -80,9 +80,10 @@ def run(out: str = "bayeslaws-demo", *, draws: int = 1000, tune: int = 1000, cha
         "inside": (pred["loss"] >= pred["loss_lower"]) & (pred["loss"] <= pred["loss_upper"]),
         "beyond data": pred["extrapolation"].map(lambda v: f"{v:.1f}x"),
     })
+    whence = (f"learned from {disc['folds']} backtests" if disc["folds"] else
+              "the population learned from the calibration corpus")
     echo("forecasts of the held-out runs (posterior predictive with the extrapolation discrepancy, "
-         f"tau {disc['median']:.3f} per width of the fitted range beyond the data, learned from "
-         f"{disc['folds']} backtests):")
+         f"tau {disc['median']:.3f} per width of the fitted range beyond the data, {whence}):")
     echo(fc.to_string(index=False))
     abs_err = np.abs(pred["loss_median"] / pred["loss"] - 1)
     echo(f"median |relative error| {100 * np.median(abs_err):.2f}%, "

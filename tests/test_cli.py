@@ -53,8 +53,11 @@ def test_predict_columns_contract(fitted, tmp_path, capsys):
     # the contract's columns in order, then how far out each row is and where its family came from
     assert list(pred.columns) == ["params", "tokens", "note", "family", "loss_mean",
                                   "loss_median", "loss_lower", "loss_upper", "extrapolation",
-                                  "family_source"]
+                                  "compute_multiple", "family_source"]
     assert pred["family_source"].tolist() == ["fitted", "fitted"]
+    # compute over the largest fitted run's: 6.9B x 138B tokens is 23x the 1.4B x 29B run
+    ratio = pred["compute_multiple"].iloc[1] / pred["compute_multiple"].iloc[0]
+    assert ratio == pytest.approx(6.9e9 * 1.38e11 / (1.4e9 * 2.9e10), rel=1e-9)
     assert (pred["loss_lower"] < pred["loss_median"]).all()
     assert (pred["loss_median"] < pred["loss_upper"]).all()
     assert (pred["loss_median"].diff().iloc[1:] < 0).all()  # bigger model, lower loss
