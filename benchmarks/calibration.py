@@ -13,14 +13,17 @@ leave-one-source-out (a source is one paper's release; where one paper gave two 
 both leave together). The candidates, scored on the same cached posteriors:
 
 * ``plain``: the posterior predictive alone (no discrepancy);
-* ``inner-eb``: the package's model until 2026-12: tau's prior fitted by empirical Bayes to the
-  other sources' *inner* backtests (refits on the smaller runs of the training data), updated by
-  the study's own inner backtests;
+* ``inner-eb``: tau's prior fitted by empirical Bayes to the other sources' *inner* backtests
+  (refits on the smaller runs of the training data); at ``w=1`` updated by the study's own inner
+  backtests at full weight, the package's model until 2026-12;
 * ``outer-eb``: tau's prior fitted by empirical Bayes to the other sources' *realised forecast
-  errors* (the held-out runs of their splits against their final fits), with no own backtests
-  (``w = 0``), or updated by the study's own inner backtests at weight ``w`` (a tempered
-  likelihood, ``outer-eb w=0.25`` ...);
-* ``huber-grid``: Hoffmann/Epoch Huber + L-BFGS (Chinchilla splits; a point: CRPS = abs. error).
+  errors* (the held-out runs of their splits against their final fits); ``outer-tight`` the same
+  with the between-source spread fixed at :data:`bayeslaws.extrapolation.SD_FLOOR`; each with
+  the study's own inner backtests at weight ``w`` (a tempered likelihood; ``w=0``: none run);
+* ``bayeslaws (nested choice)``: for each source, the candidate with the best mean CRPS on the
+  other sources (each under priors learned without both);
+* ``huber-grid``: Hoffmann/Epoch Huber + L-BFGS (Chinchilla splits; a point: CRPS = abs.
+  error), and ``huber-bootstrap``, Epoch's row bootstrap of it (200 refits).
 
 Only training rows enter any fit; held-out rows are used for scoring and, for the *other*
 sources, for learning the population.
@@ -28,9 +31,11 @@ sources, for learning the population.
     python benchmarks/calibration.py [--fresh] [--only SPLIT ...] [--draws 1000]
 
 Writes ``benchmarks/results/calibration.csv`` (per split and method),
-``calibration_summary.csv`` (means), ``calibration_prior.json`` (the population prior of tau
-from every source: the package's :data:`bayeslaws.extrapolation.TAU_PRIOR`) and
-``docs/_static/calibration_lodo.png``. Fits are cached in ``benchmarks/.cache/calibration/``.
+``calibration_summary.csv`` (means), ``calibration_selection.csv`` (the nested choice per
+source), ``calibration_by_multiple.csv`` (held-out rows binned by compute multiple) and
+``calibration_prior.json`` (each candidate's population prior from every source: the shipped one
+is :data:`bayeslaws.extrapolation.TAU_PRIOR`). Fits are cached in
+``benchmarks/.cache/calibration/``.
 """
 
 from __future__ import annotations
