@@ -182,7 +182,9 @@ def test_revisiting_nmt_comparison(nmt_comparison):
     rmse = table["ho_rmse_log"].astype(float)
     assert rmse.idxmax() == "power-law" and rmse.idxmin() == "bnsl"
     assert rmse["power-law"] > 2 * max(rmse["bnsl"], rmse["m4"])
-    assert rmse["power-law"] == pytest.approx(0.087, abs=0.02)
+    # 0.087 in the docs' run; 0.059 here since the power law's reference moved to the data
+    # (bayeslaws.laws.reference, 2026-12): the prior no longer pulls its exponent
+    assert rmse["power-law"] == pytest.approx(0.07, abs=0.025)
     assert rmse["bnsl"] == pytest.approx(0.016, abs=0.008)
     assert table["ho_elpd"].astype(float).idxmin() == "power-law"
     assert table["ho_elpd"].astype(float).idxmax() == "bnsl"

@@ -19,7 +19,7 @@ def recovery():
     hits = {"family": [], "mu": [], "sigma": []}
     for seed in SEEDS:
         frame, truth = simulate_chinchilla(seed)
-        fit = bl.laws.get("chinchilla").fit(frame, seed=seed, draws=500, tune=500, chains=4,
+        fit = bl.laws.get("chinchilla").fit(frame, seed=seed, draws=1000, tune=1000, chains=4,
                                             extrapolation=None)
         post = fit.posterior
         fams = truth["families"]

@@ -324,7 +324,7 @@ def test_cli_round_trip_with_mapped_names(cli_fit, capsys):
     pred = pd.read_csv("pred.csv")
     assert list(pred.columns) == list(new.columns) + ["loss_mean", "loss_median", "loss_lower",
                                                       "loss_upper", "extrapolation",
-                                                      "family_source"]
+                                                      "compute_multiple", "family_source"]
     assert set(pred["family_source"]) == {"fitted"}  # the fit's family column 'arch' is used
     np.testing.assert_allclose(pred["n_tokens"], new["n_tokens"])  # as given
     want = truth["loss"].iloc[[0, 14, 29]].to_numpy()
