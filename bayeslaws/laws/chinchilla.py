@@ -5,15 +5,13 @@ from __future__ import annotations
 import math
 
 from .base import Law, Param
-from .reference import bound_references, check_reference
 
-#: Fixed reference scales (LLM scale) of a law not bound to data, and of every fit saved before
-#: the references followed the data (:mod:`bayeslaws.laws.reference`).
-N_REF = 1e9
-D_REF = 2e10
+# N_REF, D_REF: the fixed reference scales (LLM scale) of a law not bound to data and of every
+# fit saved before the references followed the data (kept importable from here).
+from .reference import D_REF, N_REF, ParamsTokensReferences  # noqa: F401
 
 
-class Chinchilla(Law):
+class Chinchilla(ParamsTokensReferences, Law):
     r"""Loss in parameters and training tokens with an irreducible term.
 
     .. math::
@@ -67,28 +65,6 @@ class Chinchilla(Law):
     derived_names = ("A", "B")
     formula_text = "L = E + A/N^alpha + B/D^beta"
     reference = "Hoffmann et al. 2022, arXiv:2203.15556"
-
-    def __init__(self, n_ref: float | None = None, d_ref: float | None = None, **kwargs):
-        self.n_ref = check_reference(self.name, "n_ref", n_ref)
-        self.d_ref = check_reference(self.name, "d_ref", d_ref)
-        #: natural logs of the reference scales in effect
-        self.log_n_ref = math.log(N_REF if self.n_ref is None else self.n_ref)
-        self.log_d_ref = math.log(D_REF if self.d_ref is None else self.d_ref)
-        super().__init__(**kwargs)
-
-    def bind(self, table) -> Chinchilla:
-        """This law with ``n_ref``, ``d_ref`` moved to the data's round powers of ten where the
-        fixed ones lie outside the runs' range (unless given; a reference whose term's prior,
-        ``A0`` or ``B0``, was overridden stays fixed). See :mod:`bayeslaws.laws.reference`.
-        The references are recorded as options either way (a bound law stays bound)."""
-        changes = bound_references(self, table, [
-            ("n_ref", self.n_ref, N_REF, lambda x: x["params"], ("A0",)),
-            ("d_ref", self.d_ref, D_REF, lambda x: x["tokens"], ("B0",))])
-        return self.with_options(**changes) if changes else self
-
-    def options(self) -> dict:
-        """The reference scales, once bound to data (none before)."""
-        return {k: v for k, v in (("n_ref", self.n_ref), ("d_ref", self.d_ref)) if v is not None}
 
     def formula(self, x, p, xp):
         """Return log L (see the class docstring)."""

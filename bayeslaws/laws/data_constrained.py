@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 
 from .base import Law, Param
-from .chinchilla import D_REF, N_REF
-from .reference import bound_references, check_reference
+from .reference import ParamsTokensReferences
 
 
-class DataConstrained(Law):
+class DataConstrained(ParamsTokensReferences, Law):
     r"""Chinchilla loss in *effective* parameters and data when unique data run out.
 
     With :math:`U_D` unique tokens, :math:`D` tokens seen and :math:`N` parameters:
@@ -70,26 +69,6 @@ class DataConstrained(Law):
     derived_names = ("A", "B")
     formula_text = "L = E + A/N'^alpha + B/D'^alpha (effective N', D' with R_N*, R_D*)"
     reference = "Muennighoff et al. 2023, arXiv:2305.16264"
-
-    def __init__(self, n_ref: float | None = None, d_ref: float | None = None, **kwargs):
-        self.n_ref = check_reference(self.name, "n_ref", n_ref)
-        self.d_ref = check_reference(self.name, "d_ref", d_ref)
-        self.log_n_ref = math.log(N_REF if self.n_ref is None else self.n_ref)
-        self.log_d_ref = math.log(D_REF if self.d_ref is None else self.d_ref)
-        super().__init__(**kwargs)
-
-    def bind(self, table) -> DataConstrained:
-        """This law with ``n_ref``, ``d_ref`` moved to the data's round powers of ten of N and of the
-        tokens seen (unless given, or the prior of ``A0`` / ``B0`` was overridden).
-        The references are recorded as options either way (a bound law stays bound)."""
-        changes = bound_references(self, table, [
-            ("n_ref", self.n_ref, N_REF, lambda x: x["params"], ("A0",)),
-            ("d_ref", self.d_ref, D_REF, lambda x: x["tokens"], ("B0",))])
-        return self.with_options(**changes) if changes else self
-
-    def options(self) -> dict:
-        """The reference scales, once bound to data (none before)."""
-        return {k: v for k, v in (("n_ref", self.n_ref), ("d_ref", self.d_ref)) if v is not None}
 
     @staticmethod
     def _effective(log_unique, log_total, r_star, xp):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 
 from .base import Law, Param
-from .chinchilla import D_REF, N_REF
-from .reference import bound_references, check_reference
+from .reference import ParamsTokensReferences
 
 
-class Kaplan(Law):
+class Kaplan(ParamsTokensReferences, Law):
     r"""Loss in parameters and tokens without an irreducible term.
 
     .. math::
@@ -48,26 +47,7 @@ class Kaplan(Law):
     derived_names = ("N_c", "D_c")
     formula_text = "L = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D"
     reference = "Kaplan et al. 2020, arXiv:2001.08361"
-
-    def __init__(self, n_ref: float | None = None, d_ref: float | None = None, **kwargs):
-        self.n_ref = check_reference(self.name, "n_ref", n_ref)
-        self.d_ref = check_reference(self.name, "d_ref", d_ref)
-        self.log_n_ref = math.log(N_REF if self.n_ref is None else self.n_ref)
-        self.log_d_ref = math.log(D_REF if self.d_ref is None else self.d_ref)
-        super().__init__(**kwargs)
-
-    def bind(self, table) -> Kaplan:
-        """This law with ``n_ref``, ``d_ref`` moved to the data's round powers of ten (unless given, or
-        the prior of ``LN0`` / ``LD0`` was overridden).
-        The references are recorded as options either way (a bound law stays bound)."""
-        changes = bound_references(self, table, [
-            ("n_ref", self.n_ref, N_REF, lambda x: x["params"], ("LN0",)),
-            ("d_ref", self.d_ref, D_REF, lambda x: x["tokens"], ("LD0",))])
-        return self.with_options(**changes) if changes else self
-
-    def options(self) -> dict:
-        """The reference scales, once bound to data (none before)."""
-        return {k: v for k, v in (("n_ref", self.n_ref), ("d_ref", self.d_ref)) if v is not None}
+    reference_terms = ("LN0", "LD0")
 
     def formula(self, x, p, xp):
         """Return log L (see the class docstring)."""

@@ -119,3 +119,44 @@ def bound_references(law, table, specs) -> dict:
         else:
             changes[option] = data_reference(log_values(table.x), fixed)
     return changes
+
+
+#: Fixed reference scales of the (N, D) laws: where their term priors sit unless the data lie
+#: elsewhere (Hoffmann-scale runs: 1e9 parameters, 2e10 tokens).
+N_REF = 1e9
+D_REF = 2e10
+
+
+class ParamsTokensReferences:
+    """Mixin of the laws with a reference model size and token count (Chinchilla, Kaplan,
+    data-constrained): the ``n_ref``, ``d_ref`` options, their binding to the data
+    (:func:`bound_references`) and ``log_n_ref``, ``log_d_ref``, the natural logs in effect.
+
+    ``reference_terms`` names the sampled parameters whose priors are stated at each reference
+    (a term whose prior was overridden keeps the fixed reference).
+    """
+
+    reference_terms: tuple[str, str] = ("A0", "B0")
+
+    def __init__(self, n_ref: float | None = None, d_ref: float | None = None, **kwargs):
+        self.n_ref = check_reference(self.name, "n_ref", n_ref)
+        self.d_ref = check_reference(self.name, "d_ref", d_ref)
+        #: natural logs of the reference scales in effect
+        self.log_n_ref = math.log(N_REF if self.n_ref is None else self.n_ref)
+        self.log_d_ref = math.log(D_REF if self.d_ref is None else self.d_ref)
+        super().__init__(**kwargs)
+
+    def bind(self, table):
+        """This law with ``n_ref``, ``d_ref`` moved to the data's round powers of ten where the
+        fixed ones lie outside the runs' range (unless given; a reference whose term's prior was
+        overridden stays fixed). The references are recorded as options either way (a bound law
+        stays bound)."""
+        n_term, d_term = self.reference_terms
+        changes = bound_references(self, table, [
+            ("n_ref", self.n_ref, N_REF, lambda x: x["params"], (n_term,)),
+            ("d_ref", self.d_ref, D_REF, lambda x: x["tokens"], (d_term,))])
+        return self.with_options(**changes) if changes else self
+
+    def options(self) -> dict:
+        """The reference scales, once bound to data (none before)."""
+        return {k: v for k, v in (("n_ref", self.n_ref), ("d_ref", self.d_ref)) if v is not None}
