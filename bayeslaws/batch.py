@@ -148,7 +148,7 @@ def _program(law, n_families: int, input_names: Sequence[str], *,
         total = pt.sum([pt.sum(t) for t in prior_terms]) + pt.sum(mask * lik)
         inputs = list(model.value_vars) + list(x.values()) + [y, idx, mask] + affine
         logp = get_jaxified_graph(inputs=inputs, outputs=[pt.cast(total, dtype)])
-        free = [rv.name for rv in model.free_RVs] + centred
+        free = [rv.name for rv in model.free_RVs] + precondition.mapped_names(law, n_families)
         constrained = [v for v in model.unobserved_value_vars if v.name in free]
         constrain = get_jaxified_graph(inputs=list(model.value_vars) + affine,
                                        outputs=constrained)
@@ -178,8 +178,9 @@ def start_is_finite(law, table, *, float32: bool = False) -> bool:
     """
     if float32:
         return False
-    program = _program(law, len(table.families), sorted(table.x))
-    if program.centred:
+    n_fam = len(table.families)
+    program = _program(law, n_fam, sorted(table.x))
+    if program.centred and n_fam > 1:
         return False
     sampling.enable_compilation_cache()
     import jax
@@ -197,6 +198,8 @@ def start_is_finite(law, table, *, float32: bool = False) -> bool:
     data = [pad(np.asarray(table.x[name], dtype=float)) for name in program.input_names]
     data += [pad(np.asarray(table.y, dtype=float)), pad(fam_idx),
              np.concatenate([np.ones(n), np.zeros(rows - n)])]
+    if program.centred:  # one family: mu = c + L w, at w = 0 the pilot's centre
+        data += affine_data(law, table, n_fam, program)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         (value,) = program.runners["start"](*program.initial, *data)

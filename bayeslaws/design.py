@@ -59,7 +59,7 @@ modelled, as :func:`bayeslaws.optimal.optimal` has no discrepancy). A fit made w
 The value of a candidate is its expected variance reduction :math:`1 - V(\{c\})/V(\emptyset)`;
 the table ranks by value per FLOP, :math:`(1 - V(\{c\})/V(\emptyset)) / 6N_cD_c`.
 
-The proposal is greedy sequential selection: starting from the empty set, add the affordable
+The proposal starts as greedy sequential selection: starting from the empty set, add the affordable
 candidate with the largest marginal reduction per FLOP given the runs already chosen (their
 outcomes simulated jointly), until the budget is spent, no candidate is affordable, the marginal
 reduction falls below :data:`MIN_GAIN` of :math:`V(\emptyset)` or ``max_runs`` are chosen. The
@@ -67,11 +67,18 @@ same greedy is run a second time by marginal reduction alone (ignoring cost), an
 the smaller :math:`V` is proposed: the better of the two is the cost-aware greedy of Leskovec et
 al. (2007) and Krause & Guestrin (2005), within a constant factor of the best set when the
 variance reduction is submodular; ratio greedy alone can waste a budget that one large run would
-use better.
+use better. The greedy set is then improved by exchanges (Fedorov 1972; Cook & Nachtsheim 1980):
+each chosen run in turn is replaced by the affordable candidate that lowers :math:`V` most, freed
+budget is refilled greedily, and passes repeat until no swap gains :data:`MIN_GAIN`
+(``Design.greedy`` then ends in ``+exchange``). Greedy keeps its first, largest run even where
+a smaller one plus runs at another D/N would pin the law better.
 
 References
 ----------
 Chaloner & Verdinelli 1995, "Bayesian experimental design: a review", Statistical Science 10(3).
+Fedorov 1972, "Theory of optimal experiments", Academic Press.
+Cook & Nachtsheim 1980, "A comparison of algorithms for constructing exact D-optimal designs",
+Technometrics 22(3).
 Krause & Guestrin 2005, "A note on the budgeted maximization of submodular functions", CMU-CALD-05-103.
 Leskovec et al. 2007, "Cost-effective outbreak detection in networks", KDD.
 Kennedy & O'Hagan 2001, "Bayesian calibration of computer models", JRSS B 63(3).
@@ -93,6 +100,8 @@ from .optimal import _allocation
 
 #: Quantities :func:`design` can target.
 QUANTITIES = ("loss", "n_opt", "d_opt")
+#: Passes of the exchange step after the greedy proposal (0: greedy alone).
+EXCHANGE_PASSES = 3
 #: Simulated outcomes per candidate (common random numbers across candidates).
 OUTCOMES = 64
 #: Posterior draws used (thinned evenly when the fit has more).
@@ -366,7 +375,8 @@ class _Laplace:
 def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
            quantity: str = "loss", family: str | None = None, seed: int = 0,
            outcomes: int = OUTCOMES, max_draws: int = MAX_DRAWS, max_runs: int = MAX_RUNS,
-           prob: float = DEFAULT_PROB, inputs: dict | None = None, _fixed: bool = False):
+           prob: float = DEFAULT_PROB, inputs: dict | None = None, exchanges: bool = True,
+           _fixed: bool = False):
     r"""Rank candidate runs by expected variance reduction of a forecast per FLOP; propose a set.
 
     See the module docstring for the method: outcomes simulated from the posterior predictive,
@@ -410,6 +420,9 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
     inputs : dict, optional
         Values of the law's inputs besides params and tokens (as in
         :func:`bayeslaws.optimal.optimal`); also filled into candidates that lack them.
+    exchanges : bool
+        Improve the greedy proposal by exchanges (swap one run for another, refill freed budget;
+        at most :data:`EXCHANGE_PASSES` passes), keeping it only when the expected variance falls.
 
     Returns
     -------
@@ -663,9 +676,79 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
             path.append((c, spent, v_cur))
         return chosen, path, v_cur
 
+    def v_of(chosen: list[int]) -> float:
+        """Expected variance after the set ``chosen`` (outcomes simulated jointly)."""
+        if not chosen:
+            return v_now
+        base = base0 + L[:, :, chosen[:-1]].sum(axis=2)
+        us = (dist_after(chosen[:-1], np.array(chosen[-1:]))[0] if quantity == "loss"
+              else np.zeros(1))
+        return float(expected(base, chosen[:-1], np.array(chosen[-1:]),
+                              tau2 * (us + us * us))[0][0])
+
+    def exchange(chosen: list[int], v_cur: float):
+        """Fedorov-style exchange (Fedorov 1972; Cook & Nachtsheim 1980): replace one chosen run
+        by the affordable candidate that lowers the expected variance most, then refill any
+        budget freed, until no swap gains :data:`MIN_GAIN`. Greedy alone keeps its first,
+        largest run even when two smaller ones, or one at another D/N, would serve better."""
+        flops = cand["flops"].to_numpy(float)
+        for _ in range(EXCHANGE_PASSES):
+            improved = False
+            for i in range(len(chosen)):
+                rest = chosen[:i] + chosen[i + 1:]
+                left = budget - float(flops[rest].sum())
+                cols = np.array([c for c in all_cols if c not in chosen and flops[c] <= left])
+                if not len(cols):
+                    continue
+                base = base0 + (L[:, :, rest].sum(axis=2) if rest else 0.0)
+                us = dist_after(rest, cols)[0] if quantity == "loss" else np.zeros(len(cols))
+                v, _, _ = expected(base, rest, cols, tau2 * (us + us * us))
+                best = int(np.argmin(v))
+                if v[best] < v_cur - MIN_GAIN * v_now:
+                    chosen = rest[:i] + [int(cols[best])] + rest[i:]
+                    v_cur, improved = float(v[best]), True
+            chosen, v_cur = refill(chosen, v_cur)
+            if not improved:
+                break
+        return chosen, v_cur
+
+    def refill(chosen: list[int], v_cur: float):
+        """Greedy additions (by marginal reduction) while budget and gains remain."""
+        flops = cand["flops"].to_numpy(float)
+        while len(chosen) < max_runs:
+            left = budget - float(flops[chosen].sum())
+            cols = np.array([c for c in all_cols if c not in chosen and flops[c] <= left])
+            if not len(cols):
+                break
+            base = base0 + (L[:, :, chosen].sum(axis=2) if chosen else 0.0)
+            us = dist_after(chosen, cols)[0] if quantity == "loss" else np.zeros(len(cols))
+            v, _, _ = expected(base, chosen, cols, tau2 * (us + us * us))
+            best = int(np.argmin(v))
+            if v_cur - v[best] < MIN_GAIN * v_now:
+                break
+            chosen, v_cur = chosen + [int(cols[best])], float(v[best])
+        return chosen, v_cur
+
+    def ordered_path(chosen: list[int]):
+        """The chosen set in greedy order (largest marginal reduction first), with the
+        cumulative FLOPs and expected variance after each run."""
+        left, done, path, spent = list(chosen), [], [], 0.0
+        while left:
+            vs = [v_of(done + [c]) for c in left]
+            c = left.pop(int(np.argmin(vs)))
+            done.append(c)
+            spent += float(cand["flops"].iloc[c])
+            path.append((c, spent, min(vs)))
+        return path
+
     runs = {name: greedy(flag) for name, flag in (("per_flop", True), ("gain", False))}
     pick = min(runs, key=lambda k: (runs[k][2], k != "per_flop"))
     chosen, path, v_end = runs[pick]
+    if exchanges and chosen:
+        swapped, v_swap = exchange(list(chosen), v_end)
+        if v_swap < v_end:
+            chosen, v_end, pick = swapped, v_swap, f"{pick}+exchange"
+            path = ordered_path(chosen)
 
     table = cand.copy()
     table["reduction"] = reduction

@@ -109,15 +109,16 @@ def unused(names) -> set[str]:
     """Variables among ``names`` that the likelihood does not depend on.
 
     ``X_sigma`` (the between-family sd of a partially pooled parameter) enters the model only
-    through the per-family offsets ``X_z``, the centred per-family values ``X`` or the
-    preconditioned block ``centred_w``; when none of them is sampled (a fit of one family,
-    :func:`bayeslaws.hierarchy.build_params`) it is drawn from its prior and affects nothing.
+    through the per-family offsets ``X_z`` or the centred per-family values ``X`` (which the
+    posterior holds beside the preconditioned block ``centred_w`` they are made from); when
+    neither is sampled (a fit of one family, :func:`bayeslaws.hierarchy.build_params`) it is
+    drawn from its prior and affects nothing.
     """
     names = set(names)
     out = set()
     for name in names:
         base, role = _split(name)
-        if role == "_sigma" and not ({f"{base}_z", base, "centred_w"} & names):
+        if role == "_sigma" and not ({f"{base}_z", base} & names):
             out.add(name)
     return out
 

@@ -67,6 +67,7 @@ def build_params(law, families: list[str], affine=None) -> dict:
     n = len(families)
     out = {}
     centred = {}  # sampled name -> (mu, sigma), for the preconditioned centred block
+    single = {}  # one family with a map: sampled name -> parameter, mu = c + L w
     for prm in law.parameters.values():
         name, how = prm.sampled, law.pooling[prm.name]
         if how == "shared":
@@ -74,6 +75,10 @@ def build_params(law, families: list[str], affine=None) -> dict:
         elif how == "independent":
             out[name] = pm.Normal(name, prm.loc, prm.scale, dims="family")
         else:
+            if n == 1 and affine is not None:
+                pm.HalfNormal(f"{name}_sigma", prm.family_scale)  # prior alone: new families
+                single[name] = prm  # the family's value is mu, sampled through the map below
+                continue
             mu = pm.Normal(f"{name}_mu", prm.loc, prm.scale)
             sigma = pm.HalfNormal(f"{name}_sigma", prm.family_scale)
             if n == 1:
@@ -85,6 +90,18 @@ def build_params(law, families: list[str], affine=None) -> dict:
             else:
                 z = pm.Normal(f"{name}_z", 0.0, 1.0, dims="family")
                 out[name] = mu + sigma * z
+    if single:
+        # one family: mu = c + L w (a constant Jacobian, so with the prior N(loc, scale) kept on
+        # mu itself the posterior is that of sampling mu directly; only the geometry changes)
+        c, chol = (pt.as_tensor(a) for a in affine[:2])
+        pm.modelcontext(None).add_coord("centred_param", list(single))
+        w = pm.Flat("centred_w", dims=("family", "centred_param"))
+        theta = c + (chol * w[:, None, :]).sum(axis=-1)
+        for j, (name, prm) in enumerate(single.items()):
+            mu = pm.Deterministic(f"{name}_mu", theta[0, j])
+            pm.Potential(f"{name}_mu_prior", -0.5 * ((mu - prm.loc) / prm.scale) ** 2
+                         - np.log(prm.scale) - 0.5 * np.log(2 * np.pi))
+            out[name] = mu * pt.ones(1)
     if centred:
         c, chol = (pt.as_tensor(a) for a in affine[:2])
         pm.modelcontext(None).add_coord("centred_param", list(centred))

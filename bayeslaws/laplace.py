@@ -250,7 +250,7 @@ def fit_laplace(law, data, *, seed: int = 0, draws: int = 1000, chains: int = 4,
     start = np.concatenate([np.ravel(v) for v in program.initial])
     with np.errstate(all="ignore"):  # the potential at the start, compiled for the mode anyway
         finite = np.isfinite(float(fns["value_and_grad"](start, args)[0]))
-    if program.centred or not finite:  # name bad priors or rows (a PyTensor compile)
+    if (program.centred and len(families) > 1) or not finite:  # name bad priors or rows
         check_start(build_model(law, table, families, family_idx), law)
     mode, f_mode, info = find_mode(fns, start, args, rng, restarts=int(restarts))
     labels = [name for name, shape in zip(program.value_names, program.value_shapes)

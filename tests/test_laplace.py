@@ -41,7 +41,8 @@ def test_posterior_has_the_variables_and_dims_of_a_nuts_fit(quick):
     program = batch._program(quick.law, len(quick.families), sorted(quick.law.inputs))
     post = quick.posterior
     assert set(program.free) | set(quick.law.param_names) == set(post.data_vars)
-    assert dict(post.sizes) == {"chain": 4, "draw": 1000, "family": 1}
+    # one family: its population means are sampled through the affine map (centred_w)
+    assert dict(post.sizes) == {"chain": 4, "draw": 1000, "family": 1, "centred_param": 5}
     assert quick.config["method"] == "laplace" and quick.config["sampler"] == "laplace"
     assert np.all(np.isfinite(post["alpha"].values))
     # independent Gaussian draws: a real spread, not a point

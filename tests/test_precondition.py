@@ -45,7 +45,44 @@ def test_small_family_falls_back_to_the_prior_scale():
     np.testing.assert_allclose(c[1], [prms[n].loc for n in free])
     np.testing.assert_allclose(chol[1], np.diag([prms[n].family_scale for n in free]))
     assert np.all(np.tril(chol[0]) == chol[0]) and np.all(np.diag(chol[0]) > 0)
-    assert precondition.centred_names(law, 1) == []
+    # one family: its values are the population means, all mapped (prior-scale fallback)
+    assert precondition.centred_names(law, 1) == NAMES
+    assert precondition.mapped_names(law, 1) == [f"{n}_mu" for n in NAMES]
+    assert precondition.conditioned_names(law, 1) == []
+    tiny = data_mod.prepare(law, _family(law, 3, 2, "tiny"))
+    c1, chol1 = precondition.affine_maps(law, tiny.x, tiny.y, np.zeros(3, int), 1, NAMES)
+    np.testing.assert_allclose(chol1[0], np.diag([prms[n].scale for n in NAMES]))
+
+
+def test_one_family_map_keeps_the_posterior():
+    """A fit of one family samples its population means through mu = c + L w; the log-density
+    at w equals the plain model's at mu (a constant Jacobian, here exactly equal), and the map
+    follows the law's ridges (the pilot's covariance)."""
+    law = bl.laws.get("chinchilla")  # partial pooling, Student-t noise: the default law
+    table = data_mod.prepare(law, _family(law, 120, 7))
+    fam = [table.families[0]]
+    idx = np.zeros(len(table.y), dtype=int)
+    plain = model_mod.build_model(law, table, fam, idx, affine=False)
+    mapped = model_mod.build_model(law, table, fam, idx)
+    assert "centred_w" in mapped.named_vars and "centred_w" not in plain.named_vars
+    assert {f"{n}_mu" for n in NAMES} <= {d.name for d in mapped.deterministics}
+    c, chol = precondition.affine_maps(law, table.x, table.y, idx, 1, NAMES)
+    corr = chol[0] @ chol[0].T
+    corr = corr / np.sqrt(np.outer(np.diag(corr), np.diag(corr)))
+    assert corr[1, 3] < -0.9  # log A0 against log alpha: the ridge the map removes
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(1, len(NAMES)))
+    mu = c[0] + chol[0] @ w[0]
+    point_plain, point_mapped = plain.initial_point(), mapped.initial_point()
+    for key in point_plain:
+        if key in point_mapped:
+            point_plain[key] = point_mapped[key] = point_plain[key] + 0.1 * rng.normal(
+                size=np.shape(point_plain[key]))
+    for j, name in enumerate(NAMES):
+        point_plain[f"{name}_mu"] = mu[j]
+    point_mapped["centred_w"] = w
+    np.testing.assert_allclose(mapped.compile_logp()(point_mapped),
+                               plain.compile_logp()(point_plain), rtol=1e-10)
 
 
 def test_preconditioned_density_is_the_centred_density():
