@@ -58,7 +58,7 @@ CHAINS = 16
 #: Most leapfrog steps of one trajectory (NUTS's tree depth 10 allows 1023).
 MAX_STEPS = 1023
 #: Warm-up fractions at which the preconditioner is re-estimated from the window just ended.
-WINDOWS = (0.15, 0.3, 0.6)
+WINDOWS = (0.2, 0.4, 0.7)
 #: Adam on log T: learning rate and second-moment decay (beta1 = 0, as in the paper).
 LEARNING_RATE, BETA2 = 0.025, 0.95
 #: Energy error counted as a divergence.
@@ -85,6 +85,13 @@ def window_ends(tune: int) -> tuple[int, ...]:
     """Warm-up iterations after which the preconditioner is re-estimated (increasing, unique)."""
     ends = sorted({int(round(f * tune)) for f in WINDOWS if 5 <= int(round(f * tune)) < tune})
     return tuple(ends)
+
+
+def window_mids(tune: int) -> tuple[int, ...]:
+    """Warm-up iterations where the variance accumulator restarts: the middle of each window,
+    so the first half of a window (chains still settling) does not count."""
+    bounds = (0,) + window_ends(tune)
+    return tuple((a + b) // 2 for a, b in zip(bounds[:-1], bounds[1:]))
 
 
 def make_sampler(potential, *, chains: int, draws: int, tune: int,
@@ -120,6 +127,8 @@ def make_sampler(potential, *, chains: int, draws: int, tune: int,
     import jax.numpy as jnp
 
     ends = window_ends(tune)
+    mids = window_mids(tune)
+    first = ends[0] if ends else 0  # iterations of per-chain step sizes
     value_and_grad = jax.vmap(jax.value_and_grad(potential), in_axes=(0, None))
 
     def to_x(L, z):
@@ -142,14 +151,15 @@ def make_sampler(potential, *, chains: int, draws: int, tune: int,
         p = jax.random.normal(key, z.shape, z.dtype)
         h0 = u + 0.5 * jnp.sum(p * p, axis=-1)
         gz = grad_z(L, g)
+        e = jnp.reshape(eps, (-1, 1))  # one step size, or one per chain (early warm-up)
 
         def step(carry):
             i, z, p, u, gz = carry
-            p = p - 0.5 * eps * gz
-            z = z + eps * p
+            p = p - 0.5 * e * gz
+            z = z + e * p
             u, g = value_and_grad(to_x(L, z), data)
             gz = grad_z(L, g)
-            p = p - 0.5 * eps * gz
+            p = p - 0.5 * e * gz
             return i + 1, z, p, u, gz
 
         _, z1, p1, u1, gz1 = jax.lax.while_loop(lambda c: c[0] < n, step, (0, z, p, u, gz))
@@ -179,11 +189,11 @@ def make_sampler(potential, *, chains: int, draws: int, tune: int,
         d = x0.shape[-1]
         L = jnp.diag(jnp.sqrt(inv_mass0)) if dense else jnp.sqrt(inv_mass0)
         u, g = value_and_grad(x0, data)
-        log_eps0 = jnp.log(jnp.asarray(0.1, dtype))
+        log_eps0 = jnp.full(x0.shape[0], jnp.log(0.1), dtype)
         # dual averaging (mu, H_bar, log eps, log eps bar, t) and Adam (v, t) on log T
         da0 = (jnp.log(10.0) + log_eps0, 0.0 * log_eps0, log_eps0, log_eps0, 0.0 * log_eps0)
-        log_T0 = log_eps0 + jnp.log(jnp.asarray(4.0, dtype))
-        zero = 0.0 * log_eps0
+        zero = jnp.zeros((), dtype)
+        log_T0 = jnp.log(jnp.asarray(0.4, dtype))
         mom0 = (jnp.zeros(d, dtype), jnp.zeros((d, d) if dense else d, dtype), zero)  # Welford
         carry = dict(x=x0, u=u, g=g, L=L, da=da0, log_T=log_T0, log_T_bar=log_T0,
                      adam=(zero, zero), mom=mom0, steps=zero)
@@ -192,15 +202,18 @@ def make_sampler(potential, *, chains: int, draws: int, tune: int,
             if tick is not None:
                 tick(i)
             k = jax.random.fold_in(key, i)
-            eps = jnp.exp(c["da"][2])
+            eps = jnp.exp(c["da"][2])                       # (chains,)
             T = jnp.exp(c["log_T"])
-            n = n_steps(eps, T, i)
+            n = n_steps(jnp.exp(jnp.median(c["da"][2])), T, i)
             (x, u, g), (z, z1, p1, a, div, _) = transition(k, c["x"], c["u"], c["g"], eps, n,
                                                           c["L"], data)
             # step size: dual averaging on the harmonic-mean acceptance
             mu, hbar, log_eps, log_eps_bar, t = c["da"]
             t = t + 1.0
+            # early warm-up: each chain its own step size (stragglers far from the bulk get
+            # there with small steps without holding the others back); then one for all
             hmean = 1.0 / jnp.mean(1.0 / (a + 1e-10))
+            hmean = jnp.where(i < first, a, hmean)
             hbar = (1 - 1 / (t + 10.0)) * hbar + (target_accept - hmean) / (t + 10.0)
             log_eps = mu - jnp.sqrt(t) / 0.05 * hbar
             w = t ** -0.75
@@ -213,6 +226,7 @@ def make_sampler(potential, *, chains: int, draws: int, tune: int,
             p1s = jnp.where(ok[:, None], p1, 0.0)
             c0, c1 = z - z.mean(0), z1s - z1s.mean(0)
             t_n = n.astype(dtype) * eps
+            mid_eps = jnp.median(log_eps)
             gc = t_n * (jnp.sum(c1 * c1, -1) - jnp.sum(c0 * c0, -1)) * jnp.sum(c1 * p1s, -1)
             grad = jnp.sum(aw * gc) / (jnp.sum(aw) + 1e-20)
             v, s = c["adam"]
@@ -224,11 +238,14 @@ def make_sampler(potential, *, chains: int, draws: int, tune: int,
             log_T = jnp.where(good, c["log_T"] + upd, c["log_T"])
             v, s = jnp.where(good, v1, v), jnp.where(good, s1, s)
             # T within [eps, max_steps * eps]
-            log_T = jnp.clip(log_T, log_eps, log_eps + jnp.log(max_steps / 2.0))
+            log_T = jnp.clip(log_T, mid_eps, mid_eps + jnp.log(max_steps / 2.0))
             wT = (s + 1.0) ** -0.75
             log_T_bar = wT * log_T + (1 - wT) * c["log_T_bar"]
             # preconditioner: Welford over the chains' positions of this window
             m, M2, cnt = c["mom"]
+            if mids:
+                restart = jnp.any(jnp.asarray(mids) == i)
+                m, M2, cnt = (jnp.where(restart, a0, a1) for a0, a1 in zip(mom0, (m, M2, cnt)))
             cnt1 = cnt + x.shape[0]
             dx = x - m
             m1 = m + dx.sum(0) / cnt1
@@ -250,9 +267,8 @@ def make_sampler(potential, *, chains: int, draws: int, tune: int,
                     L_new = jnp.where(okL, L_new, o["L"])
                     # step size: restart dual averaging from the averaged step size, rescaled
                     # by the change in scale of the preconditioner
-                    e = jnp.exp(o["da"][3])
-                    le = jnp.log(e)
-                    da_new = (jnp.log(10.0) + le, zero, le, le, zero)
+                    le = jnp.full_like(o["da"][3], jnp.median(o["da"][3]))
+                    da_new = (jnp.log(10.0) + le, 0.0 * le, le, le, 0.0 * le)
                     return dict(o, L=L_new, da=da_new, mom=mom0)
 
                 out = jax.lax.cond(at_end, new_window, lambda o: o, out)
@@ -260,7 +276,7 @@ def make_sampler(potential, *, chains: int, draws: int, tune: int,
 
         if tune > 0:
             carry, _ = jax.lax.scan(warm, carry, jnp.arange(tune))
-        eps = jnp.exp(carry["da"][3])
+        eps = jnp.exp(jnp.median(carry["da"][3]))
         T = jnp.exp(carry["log_T_bar"])
         L = carry["L"]
 
