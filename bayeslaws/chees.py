@@ -38,7 +38,12 @@ During the ``tune`` warm-up iterations (then frozen for the kept draws):
 * **preconditioner**: at :data:`WINDOWS` (fractions of the warm-up) the ensemble's variances
   (or covariance with ``dense``) over the window just ended, regularised as Stan does
   (:math:`\tfrac{n}{n+5}\hat\Sigma + 10^{-3}\tfrac{5}{n+5} I`), become :math:`L L^\top`; the
-  step size's dual averaging restarts there. The first window starts from ``inv_mass0``.
+  step size's dual averaging restarts there. The first window starts from ``inv_mass0``;
+* **early warm-up**: until the first window's end each chain adapts its own step size (same
+  number of steps), so that chains started far from the bulk reach it; at each window's end a
+  chain whose potential is more than :data:`STRAGGLER` :math:`(1 + \sqrt{d/2})` above the
+  ensemble's median (log-density mass :math:`e^{-10}` and less relative to the bulk) restarts at
+  a random chain of the bulk. Warm-up only: the kept draws are plain HMC.
 
 The sampler is pure JAX (jit, vmap, lax control flow), takes any potential
 :math:`U(x; \text{data}) = -\log p(x \mid \text{data})` of a flat vector, and keeps exact
@@ -61,6 +66,10 @@ MAX_STEPS = 1023
 WINDOWS = (0.2, 0.4, 0.7)
 #: Adam on log T: learning rate and second-moment decay (beta1 = 0, as in the paper).
 LEARNING_RATE, BETA2 = 0.025, 0.95
+#: A chain whose potential exceeds the ensemble's median by more than
+#: ``STRAGGLER * (1 + sqrt(d / 2))`` at a window's end (warm-up only) restarts from a chain of the
+#: bulk (sqrt(d / 2): the spread of the potential over a d-dimensional typical set).
+STRAGGLER = 10.0
 #: Energy error counted as a divergence.
 DIVERGENCE = 1000.0
 
@@ -256,7 +265,19 @@ def make_sampler(potential, *, chains: int, draws: int, tune: int,
             if ends:
                 at_end = jnp.any(jnp.asarray(ends) == i + 1)
 
+                good_key = jax.random.fold_in(k, 7)
+
                 def new_window(o):
+                    # stragglers (far below the bulk's log-density: a start in a region of no
+                    # mass, e.g. a collapsed noise scale) restart at a random chain of the bulk
+                    u = o["u"]
+                    bad = u > jnp.median(u) + STRAGGLER * (1.0 + jnp.sqrt(d / 2.0))
+                    bad = bad | ~jnp.isfinite(u)
+                    order = jnp.argsort(jnp.where(bad, jnp.inf, u))
+                    n_good = jnp.maximum(1, jnp.sum(~bad))
+                    src = order[jax.random.randint(good_key, u.shape, 0, n_good)]
+                    src = jnp.where(bad, src, jnp.arange(u.shape[0]))
+                    o = dict(o, x=o["x"][src], u=u[src], g=o["g"][src])
                     m, M2, cnt = o["mom"]
                     cov = M2 / (cnt - 1.0)
                     reg = 1e-3 * 5.0 / (cnt + 5.0)
@@ -264,7 +285,8 @@ def make_sampler(potential, *, chains: int, draws: int, tune: int,
                     cov = cnt / (cnt + 5.0) * cov + reg * eye
                     L_new = factor(cov)
                     okL = jnp.all(jnp.isfinite(L_new))
-                    L_new = jnp.where(okL, L_new, o["L"])
+                    # not at the end of the first window (per-chain steps, stragglers included)
+                    L_new = jnp.where(okL & (i + 1 != ends[0]), L_new, o["L"])
                     # step size: restart dual averaging from the averaged step size, rescaled
                     # by the change in scale of the preconditioner
                     le = jnp.full_like(o["da"][3], jnp.median(o["da"][3]))
