@@ -63,7 +63,7 @@ import numpy as np
 import pandas as pd
 
 from . import data as data_mod
-from . import diagnostics, precondition, sampling
+from . import chees, diagnostics, precondition, sampling
 from .errors import SpecError
 from .fit import EXTRAPOLATION, RETRY_TARGET_ACCEPT, Fit
 from .cluster import sample_on_cluster
@@ -76,6 +76,11 @@ MIN_ROWS = 16
 STATS = ("diverging", "n_steps", "tree_depth", "step_size", "acceptance_rate", "lp", "energy")
 
 _PROGRAMS: dict[tuple, "_Program"] = {}
+#: Samplers of :func:`fit_many`: numpyro's NUTS per chain, or ChEES-HMC per fit (:mod:`bayeslaws.chees`).
+SAMPLERS = ("nuts", "chees")
+#: Chains and target acceptance per sampler when the caller does not say.
+DEFAULT_CHAINS = {"nuts": 4, "chees": chees.CHAINS}
+DEFAULT_TARGET_ACCEPT = {"nuts": 0.9, "chees": chees.TARGET_ACCEPT}
 
 
 def padded_rows(n: int) -> int:
@@ -287,6 +292,102 @@ def _runner(program: _Program, *, chains: int, draws: int, tune: int, target_acc
                                           [split(a) for a in data], *extra)
             return [merge(c) for c in constrained], [merge(s) for s in stats]
 
+    run.vectorized = vectorized
+    program.runners[key] = run
+    return run
+
+
+def _chees_runner(program: _Program, *, chains: int, draws: int, tune: int,
+                  target_accept: float, units: int, shards: int, dense_mass: bool = False,
+                  vectorized: bool | None = None):
+    """The jitted ChEES-HMC sampler (:mod:`bayeslaws.chees`) for ``units`` fits per device over
+    ``shards`` devices, each fit an ensemble of ``chains`` chains.
+
+    Takes and returns the lanes of :func:`_runner` (``shards * units * chains`` keys, start points,
+    data rows, initial inverse mass matrices; lanes of one fit are consecutive), so the data,
+    start points and pilot of :func:`_sample_group` serve both samplers. Returns one more array:
+    the warm-up's leapfrog steps per fit. On CPU the fits of a device run one after another
+    (``lax.map``); on a GPU they are ``vmap``-ed, and each iteration's leapfrog loop runs for the
+    longest of the fits' trajectories, the shorter ones masked (their chains all take the same
+    number of steps, so no lane waits for another lane of its own fit).
+    """
+    sampling.ensure_jax()
+    import jax
+
+    if vectorized is None:
+        vectorized = jax.default_backend() != "cpu"
+    key = ("chees", chains, draws, tune, float(target_accept), units, shards, dense_mass,
+           vectorized)
+    if key in program.runners:
+        return program.runners[key]
+    import jax.numpy as jnp
+
+    n_values = len(program.value_names)
+    n_affine = program.n_affine
+    sizes = [int(np.prod(s, dtype=int)) for s in program.value_shapes]
+    bounds = np.cumsum([0] + sizes)
+
+    def unflatten(x):
+        return [x[..., bounds[j]:bounds[j + 1]].reshape(x.shape[:-1] + program.value_shapes[j])
+                for j in range(n_values)]
+
+    def potential(x, data):
+        return -program.logp(*unflatten(x), *data)[0]
+
+    every = progress_every(tune, draws)
+
+    def tick(i):
+        # as in _runner: one host callback every `every` iterations of a fit (not of a chain:
+        # the chains of a fit move together), compiled in whether progress is shown or not
+        jax.lax.cond((i + 1) % every == 0, lambda: jax.debug.callback(PROGRESS.tick),
+                     lambda: None)
+
+    run_fit = chees.make_sampler(potential, chains=chains, draws=draws, tune=tune,
+                                 target_accept=target_accept, dense=dense_mass, tick=tick)
+
+    def one_fit(rng_key, x0, data, imm):
+        positions, stats, warm_steps = run_fit(rng_key, x0, data, imm)
+        positions = jnp.swapaxes(positions, 0, 1)                       # (chains, draws, d)
+        affine = data[len(data) - n_affine:] if n_affine else []
+        flat = positions.reshape((chains * draws, -1))
+        constrained = jax.vmap(lambda x: program.constrain(*unflatten(x), *affine))(flat)
+        constrained = [c.reshape((chains, draws) + c.shape[1:]) for c in constrained]
+        return constrained, [jnp.swapaxes(s, 0, 1) for s in stats], warm_steps
+
+    if vectorized:
+        batched = jax.vmap(one_fit)
+    else:
+        def batched(keys, x0, data, imm):
+            return jax.lax.map(lambda args: one_fit(*args), (keys, x0, data, imm))
+    pmapped = shards > 1
+    compiled = jax.pmap(batched) if pmapped else jax.jit(batched)
+
+    def split(a, per_lane=False):
+        # lanes -> (shards, units[, chains], ...); per-fit arrays take the fit's first lane
+        a = np.asarray(a)
+        a = a.reshape((shards * units, chains) + a.shape[1:])
+        if not per_lane:
+            a = a[:, 0]
+        return a.reshape((shards, units) + a.shape[1:]) if pmapped else a
+
+    def merge(a):
+        a = np.asarray(a)  # (shards, units, chains, draws, ...) or (units, chains, draws, ...)
+        lead = 3 if pmapped else 2
+        return a.reshape((int(np.prod(a.shape[:lead])),) + a.shape[lead:])
+
+    def run(keys, z0, data, imm=None):
+        """Lanes in, lanes out (as :func:`_runner`), plus warm-up leapfrog steps per fit."""
+        x0 = np.concatenate([np.asarray(v).reshape(len(v), -1) for v in z0], axis=1)
+        if imm is None:
+            imm = np.ones_like(x0)
+        with _precision(program.dtype):
+            constrained, stats, warm = compiled(split(keys), split(x0, per_lane=True),
+                                                [split(a) for a in data], split(imm))
+            constrained = [merge(c) for c in constrained]
+            stats = [merge(s) for s in stats]
+            return constrained, stats, np.asarray(warm).reshape(-1)
+
+    run.vectorized = vectorized
     program.runners[key] = run
     return run
 
@@ -402,11 +503,12 @@ def _shards(lanes: int) -> int:
 
 
 def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int = 1000,
-             tune: int = 1000, chains: int = 4, target_accept: float = 0.9,
+             tune: int = 1000, chains: int | None = None, target_accept: float | None = None,
              family_column: str = "family", extrapolation: str | None = None,
              progress: bool = False, cluster=None, chunk_size: int | None = None,
-             dense_mass: bool = False, float32: bool = False) -> list:
-    """Fit ``law`` to each table in ``datasets`` in one compiled, batched NUTS program.
+             dense_mass: bool = False, float32: bool = False, sampler: str = "nuts") -> list:
+    """Fit ``law`` to each table in ``datasets`` in one compiled, batched program (NUTS or
+    ChEES-HMC).
 
     Parameters
     ----------
@@ -419,9 +521,12 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
         derived from ``(seed, k)``: its draws do not depend on the other tables of the call, on
         how they are batched, or on whether the call runs locally or on a cluster.
     draws, tune, chains : int
-        Kept draws, warm-up steps and chains per table.
-    target_accept : float
-        NUTS target acceptance; tables with divergences are rerun once at 0.99, as in ``fit``.
+        Kept draws, warm-up steps and chains per table (default chains: 4 for NUTS,
+        :data:`bayeslaws.chees.CHAINS` for ChEES, whose warm-up learns from the ensemble).
+    target_accept : float, optional
+        Target acceptance: NUTS's mean (default 0.9), or ChEES's harmonic mean over the chains
+        (default :data:`bayeslaws.chees.TARGET_ACCEPT`, 0.651); tables with divergences are
+        rerun once at 0.99, as in ``fit``.
     extrapolation : {"backtest", None}
         Stored in each fit's config (see :meth:`bayeslaws.laws.Law.fit`); None by default since
         batched fits are mostly the backtests themselves.
@@ -439,6 +544,13 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
         Adapt a dense mass matrix per chain (see :func:`bayeslaws.sampling.sample`).
     float32 : bool
         Single precision (see :meth:`bayeslaws.laws.Law.fit`).
+    sampler : {"nuts", "chees"}
+        ``"nuts"`` (default): numpyro's NUTS, each chain adapting its own step size and mass
+        matrix. ``"chees"``: ChEES-HMC (:mod:`bayeslaws.chees`): each fit's chains share one
+        step size, trajectory length and preconditioner adapted from the ensemble, and take the
+        same number of leapfrog steps per iteration (suited to a GPU, where NUTS lanes wait for
+        the longest trajectory). Same log-density, start points, pilot and convergence rule;
+        the sampler is recorded in each fit's config (``"chees-batched"``).
 
     Returns
     -------
@@ -456,6 +568,11 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
     """
     if extrapolation not in EXTRAPOLATION:
         raise SpecError(f"extrapolation must be one of {EXTRAPOLATION}, not {extrapolation!r}")
+    if sampler not in SAMPLERS:
+        raise SpecError(f"sampler must be one of {SAMPLERS}, not {sampler!r}: 'nuts' (numpyro's "
+                        "NUTS, the default) or 'chees' (ChEES-HMC ensembles, for a GPU)")
+    chains = DEFAULT_CHAINS[sampler] if chains is None else chains
+    target_accept = DEFAULT_TARGET_ACCEPT[sampler] if target_accept is None else target_accept
     for name, value in (("draws", draws), ("tune", tune), ("chains", chains)):
         if int(value) < 1:
             raise SpecError(f"{name} must be a positive integer, not {value}")
@@ -476,6 +593,8 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
     settings = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
                 "target_accept": float(target_accept), "progress": bool(progress),
                 "dense_mass": bool(dense_mass), "float32": bool(float32)}
+    if sampler != "nuts":  # (NUTS settings stay as they were: older Dask workers take them)
+        settings["sampler"] = sampler
     # the law each table is fitted with, as law.fit binds it (bnsl's default break range follows
     # the table's input range); tables whose bound laws differ run as separate programs
     bound = [law.bind(t) for t in tables]
@@ -496,7 +615,8 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
         for i, result in zip(members, part):
             results[i] = result
     config = {"seed": int(seed), "draws": int(draws), "tune": int(tune), "chains": int(chains),
-              "sampler": sampling.BATCHED, "target_accept": float(target_accept),
+              "sampler": sampling.BATCHED_CHEES if sampler == "chees" else sampling.BATCHED,
+              "target_accept": float(target_accept),
               "family_column": family_column, "retried": False, "extrapolation": extrapolation,
               "dense_mass": bool(dense_mass), "float32": bool(float32)}
     fits: list = []
@@ -542,7 +662,7 @@ def sample_table(law, table, *, seed: int, draws: int, tune: int, chains: int,
 def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *, seed: int,
                    draws: int, tune: int, chains: int, target_accept: float,
                    progress: bool = False, dense_mass: bool = False,
-                   float32: bool = False) -> list[tuple]:
+                   float32: bool = False, sampler: str = "nuts") -> list[tuple]:
     """Sample prepared tables (``indices``: their positions in the caller's list; ``rows``: the
     padded row count per number of families). Tables with divergences are rerun once at
     :data:`~bayeslaws.fit.RETRY_TARGET_ACCEPT`.
@@ -556,7 +676,7 @@ def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *,
     for i, t in enumerate(tables):
         groups.setdefault(len(t.families), []).append(i)
     kw = dict(seed=seed, draws=draws, tune=tune, chains=chains, progress=progress,
-              dense_mass=dense_mass, float32=float32)
+              dense_mass=dense_mass, float32=float32, sampler=sampler)
     for n_fam, members in groups.items():
         idatas = _sample_group(law, [tables[i] for i in members], n_fam,
                                indices=[indices[i] for i in members], rows=rows[n_fam],
@@ -582,7 +702,8 @@ def _free(law, idata) -> list[str]:
 
 
 def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, tune, chains,
-                  target_accept, progress, dense_mass=False, float32=False) -> list:
+                  target_accept, progress, dense_mass=False, float32=False,
+                  sampler="nuts") -> list:
     """Sample tables that share a model structure; returns one DataTree per table.
 
     ``indices`` are the tables' positions in the caller's list and ``rows`` the padded row count
@@ -600,9 +721,11 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
     lanes = n_tab * chains
     forced = sampling.forced_chain_method()  # BAYESLAWS_CHAIN_METHOD, for benchmarks/speed.py
     vectorized = True if forced == "vectorized" else None
-    shards = 1 if forced in ("vectorized", "sequential") else _shards(lanes)
-    per_shard = -(-lanes // shards)
-    total = per_shard * shards
+    ensemble = sampler == "chees"  # ChEES: a fit's chains move together, so shard fits
+    units = n_tab if ensemble else lanes
+    shards = 1 if forced in ("vectorized", "sequential") else _shards(units)
+    per_shard = -(-units // shards)
+    total = per_shard * shards * (chains if ensemble else 1)
 
     # data per lane: each table's arrays padded to `rows` (copies of row 0, mask 0)
     def pad(a, fill):
@@ -628,6 +751,9 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
         per_table += [np.stack([m[j] for m in maps]) for j in range(program.n_affine)]
     # extra lanes (to fill the last shard) repeat the last lane; their draws are dropped
     lane_of = np.minimum(np.arange(total), lanes - 1)
+    if ensemble:  # extra fits repeat the last table's lanes whole
+        fit_of = np.minimum(np.arange(per_shard * shards), n_tab - 1)
+        lane_of = (fit_of[:, None] * chains + np.arange(chains)).ravel()
     data = [a[lane_of // chains] for a in per_table]
     if program.dtype == "float32":  # 32-bit throughout (JAX's 64-bit mode is off for it)
         data = [a.astype(np.int32 if a.dtype.kind == "i" else np.float32) for a in data]
@@ -665,24 +791,41 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
         imm = np.stack(imms)[lane_of // chains].astype(program.dtype)
     z0 = [np.concatenate(parts)[lane_of].astype(program.dtype) for parts in jitter]
 
-    run = _runner(program, chains=chains, draws=draws, tune=tune, target_accept=target_accept,
-                  lanes=per_shard, shards=shards, dense_mass=bool(dense_mass),
-                  vectorized=vectorized)
+    if ensemble:
+        run = _chees_runner(program, chains=chains, draws=draws, tune=tune,
+                            target_accept=target_accept, units=per_shard, shards=shards,
+                            dense_mass=bool(dense_mass), vectorized=vectorized)
+    else:
+        run = _runner(program, chains=chains, draws=draws, tune=tune,
+                      target_accept=target_accept, lanes=per_shard, shards=shards,
+                      dense_mass=bool(dense_mass), vectorized=vectorized)
 
     start = time.perf_counter()
     if progress:
         what = f"{chains} chains" if n_tab == 1 else f"{n_tab} tables x {chains} chains"
-        PROGRESS.start(f"bayeslaws: sampling {what} ({tune} warm-up + {draws} draws)",
-                       total * ((tune + draws) // progress_every(tune, draws)))
+        # ticks that arrive: one per tick-iteration of each serial unit (a NUTS lane, a ChEES
+        # fit) per device; a vmap-ed batch ticks once (its tick depends on no batched value)
+        serial = 1 if run.vectorized else per_shard
+        PROGRESS.start(f"bayeslaws: sampling {what} ({tune} warm-up + {draws} draws"
+                       f"{', ChEES-HMC' if ensemble else ''})",
+                       shards * serial * ((tune + draws) // progress_every(tune, draws)))
+    warm = None
     try:
-        constrained, stats = run(keys, z0, data, imm)
+        if ensemble:
+            constrained, stats, warm = run(keys, z0, data, imm)
+        else:
+            constrained, stats = run(keys, z0, data, imm)
     finally:
         PROGRESS.stop()
     if progress and n_tab > 1 and PROGRESS.title is None:
         print(f"bayeslaws.batch: {n_tab} tables x {chains} chains, {rows} rows, {shards} shard(s): "
               f"{time.perf_counter() - start:.1f} s", flush=True)
-    return [_to_datatree(program, constrained, stats, t, k, chains, draws, tables[k].families)
-            for k, t in enumerate(tables)]
+    out = [_to_datatree(program, constrained, stats, t, k, chains, draws, tables[k].families)
+           for k, t in enumerate(tables)]
+    if warm is not None:  # ChEES: the warm-up's leapfrog steps per chain (gradient evaluations)
+        for k, tree in enumerate(out):
+            tree["sample_stats"].attrs["warmup_n_steps"] = int(warm[k])
+    return out
 
 
 def _to_datatree(program, constrained, stats, table, k: int, chains: int, draws: int, families):

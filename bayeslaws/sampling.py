@@ -28,11 +28,13 @@ SAMPLERS = ("numpyro", "nutpie", "pymc")
 SETTINGS = ("draws", "tune", "chains", "seed", "sampler", "target_accept", "dense_mass", "float32")
 #: The sampler name a batched fit (:func:`bayeslaws.batch.fit_many`) records in its config.
 BATCHED = "numpyro-batched"
+#: ... and one sampled by ChEES-HMC (``fit_many(sampler="chees")``, :mod:`bayeslaws.chees`).
+BATCHED_CHEES = "chees-batched"
 
 
 def single_sampler(name: str) -> str:
     """The :func:`sample` sampler that refits a fit made with sampler ``name`` one at a time."""
-    return "numpyro" if name == BATCHED else name
+    return "numpyro" if name in (BATCHED, BATCHED_CHEES) else name
 
 
 #: numpyro chain methods that ``BAYESLAWS_CHAIN_METHOD`` may force.

@@ -2,7 +2,8 @@
 # Every GPU check of issue 24 in one call, one table at the end (benchmarks/RESULTS.md, "GPU").
 #
 #   benchmarks/gpu.sh            on the device machine (one H200): the 100k-row, 200-family fit,
-#                                the same in float32, and 50 leave-largest-out fits; about 6 min
+#                                the same in float32, and 50 leave-largest-out fits by NUTS
+#                                and by ChEES-HMC; about 8 min
 #   benchmarks/gpu.sh --cpu      on a CPU: the post-processing of the 100k-row fit alone
 #                                (benchmarks/postprocess.py), the part measurable without a GPU
 #
@@ -36,6 +37,9 @@ check big100k --big-only --big 100000 200 --big-pooling centred --tune 1000 --dr
 check big100k_f32 --big-only --big 100000 200 --big-pooling centred --tune 1000 --draws 1000 \
     --float32
 check fits50 --fits 50 --dense-mass --tune 500 --draws 1000 --skip-sequential
+# the same 50 fits by ChEES-HMC (16 chains per fit, every chain of a fit the same leapfrog steps)
+check fits50_chees --fits 50 --dense-mass --tune 400 --draws 400 --chains 16 --sampler chees \
+    --skip-sequential
 python3 - "$OUT" <<'PY'
 import glob, os, sys
 import pandas as pd

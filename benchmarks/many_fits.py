@@ -116,6 +116,9 @@ def main(argv=None) -> None:
                          "matrix-vector product over ~1,000 dimensions costs little)")
     ap.add_argument("--big-only", action="store_true", help="skip the many-fits part")
     ap.add_argument("--float32", action="store_true", help="sample in float32 (GPU option)")
+    ap.add_argument("--sampler", choices=["nuts", "chees"], default="nuts",
+                    help="the batched sampler (fit_many's sampler=; chees: ChEES-HMC ensembles, "
+                         "--chains then counts chains per fit, e.g. 16)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "many_fits.csv"))
     args = ap.parse_args(argv)
 
@@ -134,7 +137,8 @@ def main(argv=None) -> None:
           f"cores, JAX {jax.__version__} on {device}; {args.fits} fits of {args.law} on "
           f"{args.dataset} ({min(len(s) for s in sets)}-{max(len(s) for s in sets)} rows), "
           f"{args.chains} chains x {args.draws} draws + {args.tune} warm-up"
-          f"{', dense mass' if args.dense_mass else ''}{', float32' if args.float32 else ''}",
+          f"{', dense mass' if args.dense_mass else ''}{', float32' if args.float32 else ''}"
+          f", sampler {args.sampler}",
           flush=True)
     rows = []
     warnings.simplefilter("ignore", bl.ConvergenceWarning)
@@ -143,16 +147,16 @@ def main(argv=None) -> None:
 
     if not args.big_only:
         t0 = time.perf_counter()
-        fits_b = batch.fit_many(law, sets, seed=0, progress=True, **kw)
+        fits_b = batch.fit_many(law, sets, seed=0, progress=True, sampler=args.sampler, **kw)
         t_batch = time.perf_counter() - t0
-        rows.append({"method": "batched (first call)", "fits": len(sets), "seconds": t_batch,
+        rows.append({"method": f"batched {args.sampler} (first call)", "fits": len(sets), "seconds": t_batch,
                      "converged": sum(map(converged, fits_b))})
         print(f"batched: {t_batch:.1f} s, {rows[-1]['converged']}/{len(sets)} converged",
               flush=True)
     if args.repeat:
         again = splits(frame, args.fits, offset=0.01)
         t0 = time.perf_counter()
-        fits_r = batch.fit_many(law, again, seed=1, progress=True, **kw)
+        fits_r = batch.fit_many(law, again, seed=1, progress=True, sampler=args.sampler, **kw)
         t_warm = time.perf_counter() - t0
         rows.append({"method": "batched (warm)", "fits": len(again), "seconds": t_warm,
                      "converged": sum(map(converged, fits_r))})
