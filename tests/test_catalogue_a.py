@@ -249,7 +249,7 @@ def test_data_constrained_recovers_repetition_half_lives():
 def datablations_fit():
     runs = bl.datasets.load("datablations_muennighoff2023")
     return bl.laws.get("data-constrained").fit(runs[runs["params"] < 4e9], seed=0, chains=4,
-                                               draws=500)
+                                               draws=1000)
 
 
 def test_data_constrained_on_muennighoff_runs(datablations_fit):

@@ -189,7 +189,9 @@ def test_convergence_problems_named_as_in_the_paper():
     assert diagnostics.unused(one["rhat"]) == {"log_E_sigma"}
     # centred pooling of several families (no _z): the spread is used through log_E itself
     assert diagnostics.unused({"log_E_mu", "log_E_sigma", "log_E"}) == set()
-    assert diagnostics.unused({"log_E_mu", "log_E_sigma", "centred_w"}) == set()
+    assert diagnostics.unused({"log_E_mu", "log_E_sigma", "centred_w", "log_E"}) == set()
+    # one family sampled through the affine map: centred_w makes the mean, the spread is unused
+    assert diagnostics.unused({"log_E_mu", "log_E_sigma", "centred_w"}) == {"log_E_sigma"}
 
 
 @pytest.mark.slow
