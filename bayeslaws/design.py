@@ -53,7 +53,8 @@ adding :math:`A` and outcome :math:`m` is
 
 with :math:`u_A` recomputed with the runs of :math:`A` as part of the target family's fitted
 range (the discrepancy applies to ``loss``; for ``n_opt``/``d_opt`` only the parameter term is
-modelled, as :func:`bayeslaws.optimal.optimal` has no discrepancy). A fit made with
+modelled: in :func:`bayeslaws.optimal.optimal` the discrepancy moves the loss at the optimum,
+not N* or D*). A fit made with
 ``extrapolation=None`` has no discrepancy term.
 
 The value of a candidate is its expected variance reduction :math:`1 - V(\{c\})/V(\emptyset)`;

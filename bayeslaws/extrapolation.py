@@ -224,6 +224,22 @@ def relative_distance(law, train_x: dict, train_family: np.ndarray, x: dict,
     return d / fitted_width(law, train_x, train_family, family)
 
 
+def fit_distance(fit, x: dict, family: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For rows ``x`` (log inputs) of ``family`` against ``fit``'s data: the decades beyond the
+    fitted range (:func:`distance`), the decades that range spans (:func:`fitted_width`) and the
+    compute multiple (:func:`size_multiple`); a family that was not fitted (``population``) is
+    measured against all data."""
+    train = data_mod.prepare(fit.law, fit.data, family_column=fit.config["family_column"],
+                             require_target=False)
+    train_fam = np.asarray(train.family).astype(str)
+    if not train.has_family:
+        train_fam = np.full(len(train_fam), fit.families[0])
+    family = np.asarray(family).astype(str)
+    return (distance(fit.law, train.x, train_fam, x, family),
+            fitted_width(fit.law, train.x, train_fam, family),
+            size_multiple(fit.law, train.x, train_fam, x, family))
+
+
 def describe_distance(d: float) -> str:
     """Plain words for a distance in decades: ``'12.6x beyond the fitted range'``."""
     if d <= 0:

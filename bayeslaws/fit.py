@@ -226,12 +226,15 @@ class Fit:
         return hooks.require("predict")(self, new_data, seed=seed, discrepancy=discrepancy,
                                         input_draws=input_draws, new_families=new_families)
 
-    def optimal(self, flops, *, family: str | None = None, seed: int = 0, inputs=None):
-        """Compute-optimal N*, D*, D*/N* and loss at a budget, as posterior draws.
+    def optimal(self, flops, *, family: str | None = None, seed: int = 0, inputs=None,
+                discrepancy: bool = True):
+        """Compute-optimal N*, D*, D*/N* and loss at a budget, as posterior draws (the loss
+        with the extrapolation discrepancy beyond the data, as ``predict``).
 
         See :func:`bayeslaws.optimal.optimal`.
         """
-        return hooks.require("optimal")(self, flops, family=family, seed=seed, inputs=inputs)
+        return hooks.require("optimal")(self, flops, family=family, seed=seed, inputs=inputs,
+                                        discrepancy=discrepancy)
 
     def design(self, *, target, budget, candidates=None, quantity: str = "loss",
                family: str | None = None, seed: int = 0, **kwargs):

@@ -7,7 +7,9 @@ For a parameter :math:`\theta` on its sampling scale (``log`` of positive quanti
   :math:`\mu_\theta \sim N(m, s)`, :math:`\sigma_\theta \sim \mathrm{HalfNormal}(\tau)`.
   With one family there is nothing to pool: :math:`\theta_1 = \mu_\theta` (the non-hierarchical
   model, free of funnels), and :math:`\sigma_\theta` keeps its prior, so a new family is still
-  drawn honestly wide.
+  drawn honestly wide. The means are sampled through the affine map of a Laplace pilot of the
+  family, :math:`\mu = c + L w` (:mod:`bayeslaws.precondition`): the law's form makes them
+  strongly correlated, which NUTS with a diagonal mass matrix follows only in long trajectories.
   A fit samples each ``partial`` parameter in the form that suits its data: centred where
   every family's own runs pin it far more tightly than families differ, non-centred otherwise
   (:mod:`bayeslaws.parametrisation`; ``fit.config["parametrisation"]``). The posterior holds

@@ -5,6 +5,15 @@ For a budget :math:`C = 6ND`, the optimum minimises the law along the budget lin
 (Hoffmann et al. 2022, Eq. 4); other laws of N and D are minimised numerically per draw by
 golden-section search in :math:`\log N` (the loss is unimodal along the budget line for
 Chinchilla- and Kaplan-type laws).
+
+The loss at the optimum carries the extrapolation discrepancy that ``predict`` adds to a forecast
+(:mod:`bayeslaws.extrapolation`): a budget beyond the fitted compute is a forecast, and its loss
+interval is the one ``predict`` gives at (N*, D*). N* and D* are left as the law puts them: the
+discrepancy is a function of the distance beyond the fitted range, which along a budget line
+beyond the data is the compute's excess (larger than the excess in N or in D near the optimum),
+so it shifts the whole line alike and moves no argmin. Errors of the allocation itself (an
+exponent of N off against that of D) are not in that model; the calibration corpus has too few
+held-out IsoFLOP minima to learn them (``docs/calibration.md``).
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import hierarchy, hooks
+from . import extrapolation, hierarchy, hooks
 from .errors import BayeslawsError, SpecError
 from .intervals import DEFAULT_PROB, describe
 from .numerics import golden_section  # noqa: F401  (also used by the vocab law)
@@ -64,6 +73,26 @@ def _allocation(law, p: dict[str, np.ndarray], flops: float, inputs: dict | None
     return log_n, log_d, link(log_n)
 
 
+def _discrepancy(fit, log_n, log_d, labels, inputs, seed) -> np.ndarray | float:
+    """Discrepancy draws ``(chain, draw, family)`` at each family's median optimum, as
+    :func:`bayeslaws.predict.predict` draws them for that row (0 inside the fitted range)."""
+    from .streams import row_keys, stable_key
+
+    log_n, log_d = np.median(log_n, axis=(0, 1)), np.median(log_d, axis=(0, 1))
+    given = {"params": log_n, "tokens": log_d, "flops": log_n + log_d + math.log(6.0)}
+    given.update({k: np.full(len(labels), math.log(v)) for k, v in (inputs or {}).items()})
+    x = {k: given[k] for k in fit.law.inputs}
+    fam = np.asarray(labels).astype(str)
+    d, width, _ = extrapolation.fit_distance(fit, x, fam)
+    if not (d > 0).any():
+        return 0.0
+    found = fit.discrepancy
+    if found is None:
+        return 0.0
+    keys = row_keys(list(x.values()), fam)
+    return found.draws(d, fam, stable_key("discrepancy", seed), width=width, keys=keys)
+
+
 class Optimum:
     """Draws of N*, D*, D*/N* and the loss at a compute budget, per family and population.
 
@@ -96,7 +125,7 @@ class Optimum:
 
 @hooks.provide("optimal")
 def optimal(fit, flops, *, family: str | None = None, seed: int = 0,
-            inputs: dict | None = None) -> Optimum:
+            inputs: dict | None = None, discrepancy: bool = True) -> Optimum:
     """Compute-optimal allocation of ``flops`` for each family and a new (population) family.
 
     Parameters
@@ -111,6 +140,10 @@ def optimal(fit, flops, *, family: str | None = None, seed: int = 0,
     inputs : dict, optional
         Values of the law's inputs other than params and tokens, held fixed along the budget
         line (e.g. ``{"unique_tokens": 25e9}`` for ``data-constrained``).
+    discrepancy : bool
+        Add the fit's extrapolation discrepancy to ``loss_opt`` where the optimum lies beyond
+        the fitted range (drawn as ``predict`` draws it for a row at the median optimum).
+        False: the law's curve alone.
 
     Raises
     ------
@@ -139,6 +172,8 @@ def optimal(fit, flops, *, family: str | None = None, seed: int = 0,
         labels = [family]
     p = law.natural({k: v.values for k, v in draws.items()}, np)
     log_n, log_d, link = _allocation(law, p, flops, inputs)
+    if discrepancy and fit.config.get("extrapolation", "backtest") is not None:
+        link = link + _discrepancy(fit, log_n, log_d, labels, inputs, seed)
     loss = np.exp(link) if law.positive_target else link
     template = next(iter(draws.values()))
     dims = ("chain", "draw", "family")

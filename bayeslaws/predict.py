@@ -295,7 +295,7 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
             eps[..., r] = rng.standard_normal(sigma.shape)
     sigma = sigma[..., None]
     # Distance of each row: inputs given as draws are placed at their median.
-    d, width, multiple = _distance(fit, {k: np.median(v, axis=(0, 1)) if np.ndim(v) == 3
+    d, width, multiple = extrapolation.fit_distance(fit, {k: np.median(v, axis=(0, 1)) if np.ndim(v) == 3
                                          else v for k, v in x.items()}, row_fam)
     link = pure
     if discrepancy and (d > 0).any():
@@ -328,14 +328,3 @@ def predict(fit, new_data: pd.DataFrame, *, seed: int = 0, discrepancy: bool = T
     return Prediction(ds, frame, law.target, notes + table.notes)
 
 
-def _distance(fit, x: dict, row_fam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decades beyond the fitted range per row, the decades that range spans, and the compute
-    multiple over the largest fitted run; a population row is measured against all data."""
-    train = data_mod.prepare(fit.law, fit.data, family_column=fit.config["family_column"],
-                             require_target=False)
-    train_fam = np.asarray(train.family).astype(str)
-    if not train.has_family:
-        train_fam = np.full(len(train_fam), fit.families[0])
-    return (extrapolation.distance(fit.law, train.x, train_fam, x, row_fam),
-            extrapolation.fitted_width(fit.law, train.x, train_fam, row_fam),
-            extrapolation.size_multiple(fit.law, train.x, train_fam, x, row_fam))

@@ -98,23 +98,12 @@ def ladder20(budget):
     return pd.DataFrame({"params": n, "tokens": 20 * n})
 
 
-def discrepancy_factor(fit, opt) -> np.ndarray:
-    """exp(delta) per draw: the fit's extrapolation discrepancy at the forecast's point (the
-    median N*, D*), as ``predict`` adds it to the loss; ones for a fit without one."""
-    if fit.discrepancy is None:
-        return 1.0
-    row = pd.DataFrame({"params": [float(opt["N_opt"].median())],
-                        "tokens": [float(opt["D_opt"].median())]})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pred = fit.predict(row, seed=0)
-    return (pred.law / pred.draws[f"{fit.law.target}_law"]).values[..., 0]
-
-
 def score(fit, target):
     n_true, l_true = true_optimum(target)
+    # the loss at the optimum carries the fit's extrapolation discrepancy (none with
+    # extrapolation=None), as a user's forecast does
     opt = fit.optimal(target, family=fit.families[0]).draws
-    loss_opt = opt["loss_opt"].values[..., 0] * discrepancy_factor(fit, opt)
+    loss_opt = opt["loss_opt"].values[..., 0]
     out = {}
     for name, v, truth in (("loss", loss_opt, l_true), ("n_opt", opt["N_opt"].values, n_true)):
         v = np.asarray(v).ravel()

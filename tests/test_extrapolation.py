@@ -7,6 +7,7 @@ import math
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 from scipy import stats
@@ -228,6 +229,31 @@ def test_forecasts_beyond_the_data_widen_and_inside_do_not(chinchilla_fit):
     chinchilla_fit.save("fit.nc")
     again = bl.load("fit.nc").discrepancy
     np.testing.assert_array_equal(again.tau.values, disc.tau.values)
+
+
+def test_optimal_loss_carries_the_discrepancy_of_predict(chinchilla_fit):
+    """Beyond the data, the loss at the compute optimum has predict's interval at (N*, D*); N*
+    and D* are the law's (the discrepancy shifts a budget line alike); inside, nothing changes."""
+    fam = chinchilla_fit.families[0]
+    far = chinchilla_fit.optimal(1e24, family=fam).draws
+    plain = chinchilla_fit.optimal(1e24, family=fam, discrepancy=False).draws
+    np.testing.assert_array_equal(far.N_opt.values, plain.N_opt.values)
+
+    def width(v):
+        lo, med, hi = np.quantile(np.ravel(v), [0.05, 0.5, 0.95])
+        return (hi - lo) / med
+
+    row = pd.DataFrame({"params": [float(far.N_opt.median())],
+                        "tokens": [float(far.D_opt.median())]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bl.ExtrapolationWarning)
+        pred = chinchilla_fit.predict(row)
+    assert width(far.loss_opt.values) > 3 * width(plain.loss_opt.values)
+    assert width(far.loss_opt.values) == pytest.approx(width(pred.law.values), rel=0.1)
+    inside = chinchilla_fit.optimal(1e20).draws
+    np.testing.assert_array_equal(inside.loss_opt.values,
+                                  chinchilla_fit.optimal(1e20, discrepancy=False).draws
+                                  .loss_opt.values)
 
 
 def test_size_multiple_is_compute_over_the_largest_fitted_run_of_the_family():
