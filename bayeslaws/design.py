@@ -692,42 +692,39 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
         by the affordable candidate that lowers the expected variance most, then refill any
         budget freed, until no swap gains :data:`MIN_GAIN`. Greedy alone keeps its first,
         largest run even when two smaller ones, or one at another D/N, would serve better."""
-        flops = cand["flops"].to_numpy(float)
         for _ in range(EXCHANGE_PASSES):
             improved = False
             for i in range(len(chosen)):
                 rest = chosen[:i] + chosen[i + 1:]
-                left = budget - float(flops[rest].sum())
-                cols = np.array([c for c in all_cols if c not in chosen and flops[c] <= left])
-                if not len(cols):
-                    continue
-                base = base0 + (L[:, :, rest].sum(axis=2) if rest else 0.0)
-                us = dist_after(rest, cols)[0] if quantity == "loss" else np.zeros(len(cols))
-                v, _, _ = expected(base, rest, cols, tau2 * (us + us * us))
-                best = int(np.argmin(v))
-                if v[best] < v_cur - MIN_GAIN * v_now:
-                    chosen = rest[:i] + [int(cols[best])] + rest[i:]
-                    v_cur, improved = float(v[best]), True
+                col, v = best_addition(rest, exclude=chosen)
+                if col is not None and v < v_cur - MIN_GAIN * v_now:
+                    chosen, v_cur, improved = rest[:i] + [col] + rest[i:], v, True
             chosen, v_cur = refill(chosen, v_cur)
             if not improved:
                 break
         return chosen, v_cur
 
+    def best_addition(given: list[int], exclude: list[int]):
+        """The affordable candidate (not in ``exclude``) whose addition to ``given`` leaves the
+        smallest expected variance, and that variance; ``(None, inf)`` when none fits."""
+        flops = cand["flops"].to_numpy(float)
+        left = budget - float(flops[given].sum())
+        cols = np.array([c for c in all_cols if c not in exclude and flops[c] <= left])
+        if not len(cols):
+            return None, math.inf
+        base = base0 + (L[:, :, given].sum(axis=2) if given else 0.0)
+        us = dist_after(given, cols)[0] if quantity == "loss" else np.zeros(len(cols))
+        v, _, _ = expected(base, given, cols, tau2 * (us + us * us))
+        best = int(np.argmin(v))
+        return int(cols[best]), float(v[best])
+
     def refill(chosen: list[int], v_cur: float):
         """Greedy additions (by marginal reduction) while budget and gains remain."""
-        flops = cand["flops"].to_numpy(float)
         while len(chosen) < max_runs:
-            left = budget - float(flops[chosen].sum())
-            cols = np.array([c for c in all_cols if c not in chosen and flops[c] <= left])
-            if not len(cols):
+            col, v = best_addition(chosen, exclude=chosen)
+            if col is None or v_cur - v < MIN_GAIN * v_now:
                 break
-            base = base0 + (L[:, :, chosen].sum(axis=2) if chosen else 0.0)
-            us = dist_after(chosen, cols)[0] if quantity == "loss" else np.zeros(len(cols))
-            v, _, _ = expected(base, chosen, cols, tau2 * (us + us * us))
-            best = int(np.argmin(v))
-            if v_cur - v[best] < MIN_GAIN * v_now:
-                break
-            chosen, v_cur = chosen + [int(cols[best])], float(v[best])
+            chosen, v_cur = chosen + [col], v
         return chosen, v_cur
 
     def ordered_path(chosen: list[int]):

@@ -11,7 +11,6 @@ steps per iteration (the cost, independent of machine load).
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 import time
@@ -24,14 +23,12 @@ sys.path.insert(0, ROOT)
 import pymc.sampling.jax  # noqa: E402,F401  (before JAX starts: parallel chains on CPU)
 
 from bayeslaws.spec import load_spec  # noqa: E402
-
-SLOW = {"pythia_task", "olmo_ladder_task_accuracy"}
+from spec_runs import figures, spec_paths  # noqa: E402
 
 
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    specs = argv or [p for p in sorted(glob.glob(os.path.join(ROOT, "models", "*.yaml")))
-                     if os.path.basename(p)[:-5] not in SLOW]
+    specs = spec_paths(argv)
     warnings.simplefilter("ignore")
     for path in specs:
         name = os.path.basename(path)[:-5]
@@ -41,12 +38,10 @@ def main(argv=None) -> None:
             settings = dict(spec.sampler, dense_mass=dense)
             start = time.perf_counter()
             fit = law.fit(data, extrapolation=None, **settings)
-            sec = time.perf_counter() - start
-            rep = fit.diagnostics()
-            steps = float(fit.idata["sample_stats"]["n_steps"].mean())
-            print(f"{name} dense={dense} {sec:.1f}s rhat={max(rep['rhat'].values()):.3f} "
-                  f"ess={min(rep['ess_bulk'].values()):.0f} div={rep['divergences']} "
-                  f"retried={fit.config['retried']} steps={steps:.1f}", flush=True)
+            f = figures(fit, time.perf_counter() - start)
+            print(f"{name} dense={dense} {f['seconds']:.1f}s rhat={f['rhat']:.3f} "
+                  f"ess={f['ess']:.0f} div={f['div']} retried={f['retried']} "
+                  f"steps={f['steps']:.1f}", flush=True)
 
 
 if __name__ == "__main__":

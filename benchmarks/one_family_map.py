@@ -16,7 +16,6 @@ independent of machine load).
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 import time
@@ -31,14 +30,12 @@ import pymc.sampling.jax  # noqa: E402,F401  (before JAX starts: parallel chains
 from bayeslaws import data as data_mod  # noqa: E402
 from bayeslaws import precondition  # noqa: E402
 from bayeslaws.spec import load_spec  # noqa: E402
-
-SLOW = {"pythia_task", "olmo_ladder_task_accuracy"}
+from spec_runs import figures, spec_paths  # noqa: E402
 
 
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
-    specs = argv or [p for p in sorted(glob.glob(os.path.join(ROOT, "models", "*.yaml")))
-                     if os.path.basename(p)[:-5] not in SLOW]
+    specs = spec_paths(argv)
     warnings.simplefilter("ignore")
     default = precondition.MIN_ROWS_PER_PARAM_ONE_FAMILY
     print("spec | rows | map | seconds | max R-hat | min bulk ESS | divergences | steps/draw")
@@ -53,12 +50,10 @@ def main(argv=None) -> None:
             precondition.MIN_ROWS_PER_PARAM_ONE_FAMILY = default if mapped else 10**12
             start = time.perf_counter()
             fit = law.fit(data, extrapolation=None, **spec.sampler)
-            sec = time.perf_counter() - start
-            rep = fit.diagnostics()
-            steps = float(fit.idata["sample_stats"]["n_steps"].mean())
-            print(f"{name} | {len(table.y)} | {'pilot' if mapped else 'prior'} | {sec:.1f} | "
-                  f"{max(rep['rhat'].values()):.3f} | {min(rep['ess_bulk'].values()):.0f} | "
-                  f"{rep['divergences']} | {steps:.1f}", flush=True)
+            f = figures(fit, time.perf_counter() - start)
+            print(f"{name} | {len(table.y)} | {'pilot' if mapped else 'prior'} | "
+                  f"{f['seconds']:.1f} | {f['rhat']:.3f} | {f['ess']:.0f} | {f['div']} | "
+                  f"{f['steps']:.1f}", flush=True)
     precondition.MIN_ROWS_PER_PARAM_ONE_FAMILY = default
 
 
