@@ -631,13 +631,14 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
     return fits
 
 
-def affine_data(law, table, n_fam: int, program) -> list[np.ndarray]:
+def affine_data(law, table, n_fam: int, program, pilot: bool = True) -> list[np.ndarray]:
     """The affine-map arguments of a centred ``program`` for one table
     (:func:`bayeslaws.precondition.affine_maps`; four when conditioned on non-centred
-    parameters)."""
+    parameters; ``pilot=False``: the prior's maps)."""
     idx = pd.Index(table.families).get_indexer(table.family)
     cond = precondition.conditioned_names(law, n_fam) if program.n_affine == 4 else None
-    maps = precondition.affine_maps(law, table.x, table.y, idx, n_fam, program.centred, cond)
+    maps = precondition.affine_maps(law, table.x, table.y, idx, n_fam, program.centred, cond,
+                                    pilot=pilot)
     return [np.asarray(m, dtype=float) for m in maps]
 
 
@@ -678,23 +679,49 @@ def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *,
     kw = dict(seed=seed, draws=draws, tune=tune, chains=chains, progress=progress,
               dense_mass=dense_mass, float32=float32, sampler=sampler)
     for n_fam, members in groups.items():
-        idatas = _sample_group(law, [tables[i] for i in members], n_fam,
-                               indices=[indices[i] for i in members], rows=rows[n_fam],
-                               target_accept=target_accept, **kw)
-        reports = [diagnostics.diagnose(idata, _free(law, idata)) for idata in idatas]
-        accepts = [float(target_accept)] * len(members)
-        retry = [k for k, r in enumerate(reports) if r["divergences"]]
-        if retry and target_accept < RETRY_TARGET_ACCEPT:
-            again = _sample_group(law, [tables[members[k]] for k in retry], n_fam,
-                                  indices=[indices[members[k]] for k in retry], rows=rows[n_fam],
-                                  target_accept=RETRY_TARGET_ACCEPT, **kw)
-            for k, idata in zip(retry, again):
-                idatas[k] = idata
-                reports[k] = diagnostics.diagnose(idata, _free(law, idata))
-                accepts[k] = float(RETRY_TARGET_ACCEPT)
+        def run(ks, pilot=True):
+            """Sample members ``ks``; rerun those with divergences at the retry target."""
+            idatas = _sample_group(law, [tables[members[k]] for k in ks], n_fam,
+                                   indices=[indices[members[k]] for k in ks], rows=rows[n_fam],
+                                   target_accept=target_accept, pilot=pilot, **kw)
+            reports = [diagnostics.diagnose(idata, _free(law, idata)) for idata in idatas]
+            accepts = [float(target_accept)] * len(ks)
+            retry = [j for j, r in enumerate(reports) if r["divergences"]]
+            if retry and target_accept < RETRY_TARGET_ACCEPT:
+                again = _sample_group(law, [tables[members[ks[j]]] for j in retry], n_fam,
+                                      indices=[indices[members[ks[j]]] for j in retry],
+                                      rows=rows[n_fam], target_accept=RETRY_TARGET_ACCEPT,
+                                      pilot=pilot, **kw)
+                for j, idata in zip(retry, again):
+                    idatas[j] = idata
+                    reports[j] = diagnostics.diagnose(idata, _free(law, idata))
+                    accepts[j] = float(RETRY_TARGET_ACCEPT)
+            return list(zip(idatas, accepts, reports))
+
+        done = run(list(range(len(members))))
+        if n_fam == 1 and precondition.centred_names(law, 1):
+            # One family through the Laplace pilot's map (bayeslaws.precondition): where the
+            # posterior is far from Gaussian the map can serve NUTS worse than the plain
+            # geometry (the task law on Pythia's LAMBADA runs: R-hat 1.032, bulk ESS 125), so a
+            # fit that fails the rule is rerun with the prior's map, and the better one is kept.
+            redo = [k for k, (_, _, r) in enumerate(done) if diagnostics.problems(r)]
+            if redo:
+                for k, again in zip(redo, run(redo, pilot=False)):
+                    if _worse(done[k][2], again[2]):
+                        again[0]["sample_stats"].attrs["one_family_map"] = "prior (rerun)"
+                        done[k] = again
         for k, i in enumerate(members):
-            out[i] = (idatas[k], accepts[k], reports[k])
+            out[i] = done[k]
     return out
+
+
+def _worse(first: dict, second: dict) -> bool:
+    """Whether diagnostics report ``first`` is worse than ``second``: more problems, then a
+    larger worst R-hat."""
+    a, b = len(diagnostics.problems(first)), len(diagnostics.problems(second))
+    if a != b:
+        return a > b
+    return max(first["rhat"].values(), default=1.0) > max(second["rhat"].values(), default=1.0)
 
 
 def _free(law, idata) -> list[str]:
@@ -703,7 +730,7 @@ def _free(law, idata) -> list[str]:
 
 def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, tune, chains,
                   target_accept, progress, dense_mass=False, float32=False,
-                  sampler="nuts") -> list:
+                  sampler="nuts", pilot: bool = True) -> list:
     """Sample tables that share a model structure; returns one DataTree per table.
 
     ``indices`` are the tables' positions in the caller's list and ``rows`` the padded row count
@@ -747,7 +774,7 @@ def _sample_group(law, tables, n_fam: int, *, indices, rows: int, seed, draws, t
     per_table = [np.stack(cols[name]) for name in input_names] + [np.stack(ys), np.stack(idxs),
                                                                   np.stack(masks)]
     if program.centred:  # each table's own pilot (bayeslaws.precondition), from its real rows
-        maps = [affine_data(law, t, n_fam, program) for t in tables]
+        maps = [affine_data(law, t, n_fam, program, pilot=pilot) for t in tables]
         per_table += [np.stack([m[j] for m in maps]) for j in range(program.n_affine)]
     # extra lanes (to fill the last shard) repeat the last lane; their draws are dropped
     lane_of = np.minimum(np.arange(total), lanes - 1)

@@ -118,12 +118,16 @@ def family_laplace(law, x: dict[str, np.ndarray], y: np.ndarray, names: list[str
 
 
 def affine_maps(law, x: dict[str, np.ndarray], y: np.ndarray, family_idx: np.ndarray,
-                n_families: int, free: list[str], conditioned: list[str] | None = None) -> tuple:
+                n_families: int, free: list[str], conditioned: list[str] | None = None,
+                pilot: bool = True) -> tuple:
     r"""Centres ``c`` (families x free) and lower Cholesky factors ``L`` (families x free x free)
     of :math:`\theta_f = c_f + L_f w_f`, one Laplace pilot per family (:func:`family_laplace`).
 
     A family with too few runs, or whose pilot fails, gets the prior's location and a diagonal
-    of its ``family_scale``: the plain centred geometry.
+    of its ``family_scale``: the plain centred geometry (with one family, the prior's own
+    ``scale``: the geometry of sampling the means directly). ``pilot=False`` gives every family
+    that fallback (:mod:`bayeslaws.batch` reruns a one-family fit so when the map did not serve
+    it).
 
     With ``conditioned`` (the non-centred parameters :math:`\eta` sampled beside the centred
     block, :func:`conditioned_names`), returns ``(c, L, B, a)`` of the conditional map
@@ -155,7 +159,7 @@ def affine_maps(law, x: dict[str, np.ndarray], y: np.ndarray, family_idx: np.nda
     for f in range(n_families):
         rows = family_idx == f
         need = MIN_ROWS_PER_PARAM if n_families > 1 else MIN_ROWS_PER_PARAM_ONE_FAMILY
-        if rows.sum() < need * len(names):
+        if not pilot or rows.sum() < need * len(names):
             continue
         found = family_laplace(law, {k: np.asarray(v)[rows] for k, v in x.items()},
                                np.asarray(y)[rows], names, free + cond)
