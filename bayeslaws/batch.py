@@ -704,7 +704,9 @@ def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *,
             # posterior is far from Gaussian the map can serve NUTS worse than the plain
             # geometry (the task law on Pythia's LAMBADA runs: R-hat 1.032, bulk ESS 125), so a
             # fit that fails the rule is rerun with the prior's map, and the better one is kept.
-            redo = [k for k, (_, _, r) in enumerate(done) if diagnostics.problems(r)]
+            program = _program(law, 1, sorted(tables[members[0]].x), float32=bool(float32))
+            redo = [k for k, (_, _, r) in enumerate(done) if diagnostics.problems(r)
+                    and _piloted(law, tables[members[k]], program)]
             if redo:
                 for k, again in zip(redo, run(redo, pilot=False)):
                     if _worse(done[k][2], again[2]):
@@ -713,6 +715,14 @@ def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *,
         for k, i in enumerate(members):
             out[i] = done[k]
     return out
+
+
+def _piloted(law, table, program) -> bool:
+    """Whether a one-family ``table`` was sampled through its pilot's map rather than the
+    prior's (too few runs, or a failed pilot, give the prior's: a rerun would repeat the fit)."""
+    mapped = affine_data(law, table, 1, program)
+    prior = affine_data(law, table, 1, program, pilot=False)
+    return any(not np.array_equal(a, b) for a, b in zip(mapped, prior))
 
 
 def _worse(first: dict, second: dict) -> bool:
