@@ -225,13 +225,17 @@ def _link(values, law):
     return values
 
 
-def run_split(name, *, fresh=False, draws=1000):
+def run_split(name, *, fresh=False, draws=1000, keep_backtests=False):
     """Fit, plain forecasts, realised forecast errors, inner backtests and baselines of one
-    split (cached)."""
+    split (cached). ``keep_backtests`` refits the split but takes its inner backtests and
+    baselines (which the default extrapolation model does not use) from the cache."""
     path = os.path.join(CACHE, f"{name}_d{draws}.pkl")
-    if os.path.exists(path) and not fresh:
+    old = None
+    if os.path.exists(path):
         with open(path, "rb") as fh:
-            return pickle.load(fh)
+            old = pickle.load(fh)
+        if not fresh:
+            return old
     split = SPLITS[name]
     train, test = (f.reset_index(drop=True) for f in split.load())
     law = bl.laws.get(split.law)
@@ -247,6 +251,9 @@ def run_split(name, *, fresh=False, draws=1000):
     diag = fit.diagnostics()
     out["rhat"] = float(max(diag["rhat"].values()))
     out["divergences"] = int(diag["divergences"])
+    # The fit's noise scale (link-scale sigma of the likelihood): what a noise-scaled drift
+    # (candidates ``... /sigma``) measures the discrepancy in.
+    out["sigma"] = float(fit.posterior["sigma"].median())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pred = fit.predict(test, discrepancy=False)
@@ -276,6 +283,12 @@ def run_split(name, *, fresh=False, draws=1000):
             outer.append((ylink[rows] - med[rows], ex.predictive_cov(curve[:, rows], s[rows]),
                           rel[rows]))
     out["outer"] = outer
+    if keep_backtests and old is not None:
+        out |= {k: old[k] for k in ("groups", "folds", "t_backtest", "huber", "t_huber",
+                                    "bootstrap") if k in old}
+        out["backtests_from"] = old.get("backtests_from", "cache of an earlier fit")
+        _write(path, out)
+        return out
     t = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -288,11 +301,15 @@ def run_split(name, *, fresh=False, draws=1000):
         out["t_huber"] = time.perf_counter() - t
         out["huber"] = np.exp(baselines.log_law(theta, np.log(test.params.to_numpy(float)),
                                                 np.log(test.tokens.to_numpy(float))))[None, :]
+    _write(path, out)
+    return out
+
+
+def _write(path, out):
     os.makedirs(CACHE, exist_ok=True)
     with open(path + ".tmp", "wb") as fh:
         pickle.dump(out, fh)
     os.replace(path + ".tmp", path)
-    return out
 
 
 # ------------------------------------------------------------------------------- the models
@@ -338,17 +355,26 @@ def log_score(res, prior, weight, outer=None) -> float:
                                                          else outer)))
 
 
-def forecast(res, law_name, prior, weight, *, seed=0, paths=8, relative=True):
+def noise_scale(res, power: float) -> float:
+    """Factor by which a noise-scaled candidate multiplies tau for a split:
+    ``(sigma / SIGMA_REF) ** power`` with the fit's link-scale noise sigma (1 at ``power=0``;
+    :func:`bayeslaws.extrapolation.noise_scale` at the package's power)."""
+    return float((res["sigma"] / ex.SIGMA_REF) ** power) if power else 1.0
+
+
+def forecast(res, law_name, prior, weight, *, seed=0, paths=8, relative=True, power=0.0):
     """Predictive samples with the discrepancy: tau ~ prior x (own inner backtests)^weight;
     ``relative=False`` measures the distance in plain decades (log10 of the compute multiple)
-    instead of widths of the fitted range."""
+    instead of widths of the fitted range; ``power`` scales tau by the fit's noise
+    (:func:`noise_scale`)."""
     import xarray as xr
 
     grid = np.linspace(ex.TAU_MAX / 2001, ex.TAU_MAX, 2001)
     mu, sd = prior
+    c = noise_scale(res, power)
     logp = -0.5 * ((np.log(grid) - mu) / sd) ** 2 - np.log(grid)
     if weight and res["groups"]:
-        logp = logp + weight * ex.drift_loglik(res["groups"], grid)
+        logp = logp + weight * ex.drift_loglik(res["groups"], grid * c)
     dens = np.exp(logp - logp.max())
     dens /= np.trapezoid(dens, grid)
     law = bl.laws.get(law_name)
@@ -356,7 +382,7 @@ def forecast(res, law_name, prior, weight, *, seed=0, paths=8, relative=True):
     out, taus = [], []
     n = len(res["y"])
     for _ in range(paths):
-        tau = ex.tau_draws(grid, dens, res["posterior_shape"], rng)
+        tau = ex.tau_draws(grid, dens, res["posterior_shape"], rng) * c
         disc = ex.Discrepancy(xr.DataArray(tau, dims=("chain", "draw")), res["folds"],
                               len(res["groups"]), relative=relative)
         delta = disc.draws(res["distance"], res["family"], rng, width=res["width"]).reshape(-1, n)
@@ -367,17 +393,22 @@ def forecast(res, law_name, prior, weight, *, seed=0, paths=8, relative=True):
 
 #: Candidate extrapolation models: name -> (errors the population prior of tau is learned
 #: from: "inner" backtests or "outer" realised forecast errors; whether its spread is fixed at
-#: the floor (tight); weight of the split's own inner backtests).
+#: the floor (tight); weight of the split's own inner backtests; power of the fit's noise that
+#: scales tau, :func:`noise_scale`: 0 for none).
 CANDIDATES = {
-    "inner-eb (until 2026-12)": ("inner", False, 1.0),
-    "inner-eb w=0.5": ("inner", False, 0.5),
-    "inner-eb w=0": ("inner", False, 0.0),
-    "outer-eb w=0": ("outer", False, 0.0),
-    "outer-eb w=0.25": ("outer", False, 0.25),
-    "outer-eb w=1": ("outer", False, 1.0),
-    "outer-tight w=0": ("outer", True, 0.0),
-    "outer-tight w=0.5": ("outer", True, 0.5),
-    "outer-tight w=1": ("outer", True, 1.0),
+    "inner-eb (until 2026-12)": ("inner", False, 1.0, 0.0),
+    "inner-eb w=0.5": ("inner", False, 0.5, 0.0),
+    "inner-eb w=0": ("inner", False, 0.0, 0.0),
+    "outer-eb w=0": ("outer", False, 0.0, 0.0),
+    "outer-eb w=0.25": ("outer", False, 0.25, 0.0),
+    "outer-eb w=1": ("outer", False, 1.0, 0.0),
+    "outer-tight w=0": ("outer", True, 0.0, 0.0),
+    "outer-tight w=0.5": ("outer", True, 0.5, 0.0),
+    "outer-tight w=1": ("outer", True, 1.0, 0.0),
+    "outer-tight w=0 x sigma^0.5": ("outer", True, 0.0, 0.5),
+    "outer-tight w=0 x sigma": ("outer", True, 0.0, 1.0),
+    "outer-eb w=0 x sigma^0.5": ("outer", False, 0.0, 0.5),
+    "outer-eb w=0 x sigma": ("outer", False, 0.0, 1.0),
 }
 #: The row of the nested choice (per held-out source, the candidate chosen without it).
 SELECTED = "bayeslaws (nested choice)"
@@ -389,12 +420,16 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="split names")
     parser.add_argument("--draws", type=int, default=1000, help="draws (and tune) per chain")
     parser.add_argument("--fits-only", action="store_true", help="fit and cache, do not score")
+    parser.add_argument("--keep-backtests", action="store_true",
+                        help="with --fresh: refit, but keep the cached inner backtests and "
+                             "baselines")
     args = parser.parse_args()
     names = args.only or list(SPLITS)
     results = {}
     for name in names:
         t = time.perf_counter()
-        results[name] = r = run_split(name, fresh=args.fresh, draws=args.draws)
+        results[name] = r = run_split(name, fresh=args.fresh, draws=args.draws,
+                                           keep_backtests=args.keep_backtests)
         print(f"{name}: {r['rows_train']} train / {r['rows_test']} held out, x{r['multiple']:.3g} "
               f"compute, fit {r['t_fit']:.1f} s (R-hat {r['rhat']:.3f}, {r['divergences']} div), "
               f"backtests {r['t_backtest']:.1f} s ({r['folds']} folds) "
@@ -475,22 +510,28 @@ def markdown(table: pd.DataFrame, results: dict, method: str = SELECTED) -> str:
 def score(results) -> pd.DataFrame:
     names = list(results)
     sources = sorted({SPLITS[n].source for n in names})
-    inner = {s: [] for s in sources}
-    outer = {s: [] for s in sources}
-    for n in names:
-        inner[SPLITS[n].source] += results[n]["groups"]
-        outer[SPLITS[n].source] += results[n]["outer"]
-    ll_inner = {s: _loglik_grid(g) for s, g in inner.items()}
-    ll_outer = {s: _loglik_grid(g) for s, g in outer.items()}
     rows, per_row = [], []
-    curves = {"inner": ll_inner, "outer": ll_outer}
+    curves = {}
+
+    def curve(pool, power, src):
+        """Log-likelihood on LOG_TAU of one source's errors (``pool``), tau scaled per split."""
+        key = (pool, power, src)
+        if key not in curves:
+            splits = [n for n in names if SPLITS[n].source == src]
+            field = "groups" if pool == "inner" else "outer"
+            curves[key] = sum((ex.drift_loglik(results[n][field], np.exp(LOG_TAU)
+                                               * noise_scale(results[n], power))
+                               for n in splits if results[n][field]), np.zeros(len(LOG_TAU)))
+        return curves[key]
+
     cache = {}
 
-    def prior(pool, tight, excluded):
-        key = (pool, tight, frozenset(excluded))
+    def prior(pool, tight, excluded, power=0.0):
+        key = (pool, tight, frozenset(excluded), power)
         if key not in cache:
-            lls = [curves[pool][s] for s in sources if s not in excluded and curves[pool][s].any()]
-            cache[key] = eb_prior(lls, sd_max=ex.SD_FLOOR if tight else 2.0)
+            lls = [curve(pool, power, s) for s in sources if s not in excluded]
+            cache[key] = eb_prior([ll for ll in lls if ll.any()],
+                                  sd_max=ex.SD_FLOOR if tight else 2.0)
         return cache[key]
 
     # Nested choice among the candidates: for each held-out source, the candidate with the
@@ -499,10 +540,11 @@ def score(results) -> pd.DataFrame:
     chosen, selection = {}, []
     for src in sources:
         crps = {}
-        for cand, (pool, tight, w) in CANDIDATES.items():
+        for cand, (pool, tight, w, a) in CANDIDATES.items():
             vals = [scores.score_table(forecast(results[n], SPLITS[n].law,
-                                                prior(pool, tight, {src, SPLITS[n].source}), w,
-                                                paths=2)[0], results[n]["y"])["crps_log"]
+                                                prior(pool, tight, {src, SPLITS[n].source}, a),
+                                                w, paths=2, power=a)[0],
+                                       results[n]["y"])["crps_log"]
                     for n in names if SPLITS[n].source != src]
             crps[cand] = float(np.mean(vals))
         chosen[src] = min(crps, key=crps.get)
@@ -516,8 +558,9 @@ def score(results) -> pd.DataFrame:
         res, split = results[n], SPLITS[n]
         y = res["y"]
         methods = {"plain": (res["plain"], np.nan)}
-        for cand, (pool, tight, w) in CANDIDATES.items():
-            methods[cand] = forecast(res, split.law, prior(pool, tight, {split.source}), w)
+        for cand, (pool, tight, w, a) in CANDIDATES.items():
+            methods[cand] = forecast(res, split.law, prior(pool, tight, {split.source}, a), w,
+                                     power=a)
         methods[SELECTED] = methods[chosen[split.source]]
         if "huber" in res:
             methods["huber-grid"] = (res["huber"], np.nan)
@@ -558,8 +601,8 @@ def score(results) -> pd.DataFrame:
     bins.to_csv(os.path.join(RESULTS, "calibration_by_multiple.csv"), index=False)
     print("\nrows binned by compute multiple (pooled over splits)\n"
           + bins.round(4).to_string(index=False))
-    everything = {cand: prior(pool, tight, set()) + (w,)
-                  for cand, (pool, tight, w) in CANDIDATES.items()}
+    everything = {cand: prior(pool, tight, set(), a) + (w, a)
+                  for cand, (pool, tight, w, a) in CANDIDATES.items()}
     with open(os.path.join(RESULTS, "calibration_prior.json"), "w") as fh:
         json.dump({"all_sources": everything, "nested_choice": chosen, "splits": names}, fh,
                   indent=1)

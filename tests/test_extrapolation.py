@@ -223,12 +223,35 @@ def test_forecasts_beyond_the_data_widen_and_inside_do_not(chinchilla_fit):
     disc = chinchilla_fit.discrepancy
     assert disc.folds == 0  # the population prior alone (OWN_WEIGHT = 0): no backtest ran
     s = disc.summary()
-    assert s["median"] == pytest.approx(math.exp(ex.TAU_PRIOR[0]), rel=0.05)
+    # tau = tau0 (sigma / SIGMA_REF) ** NOISE_POWER: the prior's median times the noise scale.
+    sigma = float(chinchilla_fit.posterior["sigma"].median())
+    assert ex.noise_scale(chinchilla_fit) == pytest.approx((sigma / ex.SIGMA_REF) ** 0.5)
+    assert s["median"] == pytest.approx(math.exp(ex.TAU_PRIOR[0]) * ex.noise_scale(chinchilla_fit),
+                                        rel=0.05)
     assert 0 < s["lower"] < s["median"] < s["upper"] < ex.TAU_MAX
     # The learned discrepancy travels with the saved fit.
     chinchilla_fit.save("fit.nc")
     again = bl.load("fit.nc").discrepancy
     np.testing.assert_array_equal(again.tau.values, disc.tau.values)
+
+
+def test_drift_follows_the_noise_of_the_fit():
+    """A fit four times noisier drifts twice as fast (NOISE_POWER = 0.5); no sigma: scale 1."""
+    from types import SimpleNamespace
+
+    def fake(sigma):
+        post = xr.Dataset({"sigma": (("chain", "draw"), np.full((2, 50), sigma))},
+                          coords={"chain": [0, 1], "draw": np.arange(50)})
+        return SimpleNamespace(posterior=post, config={"seed": 3})
+
+    quiet, noisy = fake(0.0025), fake(0.01)
+    assert ex.noise_scale(noisy) == pytest.approx(1.0)
+    assert ex.noise_scale(noisy) == pytest.approx(2 * ex.noise_scale(quiet))
+    a = ex.Discrepancy.from_groups(quiet, [], 0).tau.values
+    b = ex.Discrepancy.from_groups(noisy, [], 0).tau.values
+    np.testing.assert_allclose(b, 2 * a)  # same seed, same draws of tau0
+    no_sigma = SimpleNamespace(posterior=quiet.posterior.drop_vars("sigma"), config={"seed": 3})
+    assert ex.noise_scale(no_sigma) == 1.0
 
 
 def test_optimal_loss_carries_the_discrepancy_of_predict(chinchilla_fit):
