@@ -81,7 +81,7 @@ def run(out: str = "bayeslaws-demo", *, draws: int = 1000, tune: int = 1000, cha
         "beyond data": pred["extrapolation"].map(lambda v: f"{v:.1f}x"),
     })
     whence = (f"learned from {disc['folds']} backtests" if disc["folds"] else
-              "the population learned from the calibration corpus")
+              "the population learned from the calibration corpus, scaled by the fit's noise")
     echo("forecasts of the held-out runs (posterior predictive with the extrapolation discrepancy, "
          f"tau {disc['median']:.3f} per width of the fitted range beyond the data, {whence}):")
     echo(fc.to_string(index=False))
