@@ -77,6 +77,10 @@ def test_optimal_rows_per_family_and_population(fitted, capsys):
     assert {"N_opt_median", "D_opt_lower", "tokens_per_param_upper", "loss_opt_median"} <= set(table)
     code, out, _ = run(["optimal", str(fit_path), "--flops", "1e24", "--family", "rpj"], capsys)
     assert code == 0 and "rpj" in out and "c4_original" not in out
+    # beyond the fitted compute the table says what its N* interval leaves out; inside, not
+    assert "held-out IsoFLOP minima" in out
+    code, out, _ = run(["optimal", str(fit_path), "--flops", "1e18"], capsys)
+    assert code == 0 and "held-out IsoFLOP minima" not in out
 
 
 def test_plot_writes_png(fitted, capsys):
