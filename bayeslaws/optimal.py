@@ -149,6 +149,14 @@ def optimal(fit, flops, *, family: str | None = None, seed: int = 0,
     ------
     BayeslawsError
         For a non-positive or non-finite budget, or an unknown family.
+
+    Notes
+    -----
+    N* and D* carry the law's posterior alone: the discrepancy lifts a whole budget line alike
+    and moves no optimum. An error of the allocation itself is outside the model, and on
+    held-out IsoFLOP minima (Porian et al.'s recipes, 2-32x beyond the fitted budgets) these
+    90% intervals covered 50-57%, with N* about 20% off (``benchmarks/optimal_calibration.py``,
+    ``docs/calibration.md``).
     """
     try:
         flops = float(flops)
