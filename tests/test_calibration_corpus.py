@@ -78,3 +78,18 @@ def test_default_forecast_covers_the_larger_held_out_runs(corpus, name):
     # the discrepancy widens the plain posterior beyond the data, and improves its score
     assert got["width_90"] > base["width_90"]
     assert got["coverage_90"] >= base["coverage_90"]
+
+
+def test_shipped_prior_is_the_one_the_corpus_learned():
+    """The package's discrepancy prior is the recorded all-sources prior of the shipped candidate
+    (``benchmarks/results/calibration_prior.json``): a rerun of the benchmark that moves it
+    must move the package too."""
+    import json
+
+    from bayeslaws import extrapolation as ex
+
+    with open(os.path.join(BENCH, "results", "calibration_prior.json")) as fh:
+        learned = json.load(fh)["all_sources"]["outer-tight w=0 x sigma^0.5"]
+    mu, sd, weight, power = learned
+    assert ex.TAU_PRIOR == pytest.approx((mu, sd), abs=5e-4)
+    assert weight == ex.OWN_WEIGHT and power == ex.NOISE_POWER
