@@ -15,7 +15,6 @@ import importlib.util
 import os
 import warnings
 
-import numpy as np
 import pytest
 
 import bayeslaws as bl
