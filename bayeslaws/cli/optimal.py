@@ -109,16 +109,18 @@ def _print_allocation(table, prob: float, *, families: int, chosen: str | None) 
 
 
 def _beyond_data(fit, flops: float) -> bool:
-    """Whether a budget exceeds the largest fitted run's compute (6ND)."""
+    """Whether a budget exceeds the largest fitted run's compute (6ND), on the discrepancy's
+    own size axis (:func:`bayeslaws.extrapolation.size_axis`: log N + log D)."""
     import numpy as np
 
     from ..data import prepare
+    from ..extrapolation import size_axis
 
     x = prepare(fit.law, fit.data, family_column=fit.config["family_column"],
                 require_target=False).x
     if "params" not in x or "tokens" not in x:
         return False
-    return bool(np.log(float(flops) / 6.0) > np.max(x["params"] + x["tokens"]))
+    return bool(np.log(float(flops) / 6.0) > np.max(size_axis(fit.law, x)))
 
 
 def _no_flags(args, name: str, flags) -> None:
