@@ -420,6 +420,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="split names")
     parser.add_argument("--draws", type=int, default=1000, help="draws (and tune) per chain")
     parser.add_argument("--fits-only", action="store_true", help="fit and cache, do not score")
+    parser.add_argument("--rows", metavar="SPLIT", default=None,
+                        help="print one cached split's held-out rows with the plain forecast's "
+                             "median and relative error, then stop")
     parser.add_argument("--per-axis-distance", action="store_true",
                         help="tried, not adopted: score with distances per scale axis "
                              "(per_axis_distance)")
@@ -427,6 +430,9 @@ def main() -> None:
                         help="with --fresh: refit, but keep the cached inner backtests and "
                              "baselines")
     args = parser.parse_args()
+    if args.rows:
+        print_rows(args.rows, run_split(args.rows, draws=args.draws))
+        return
     names = args.only or list(SPLITS)
     results = {}
     for name in names:
@@ -442,6 +448,19 @@ def main() -> None:
     if args.per_axis_distance:
         results = {n: per_axis_distance(n, r) for n, r in results.items()}
     score(results)
+
+
+def print_rows(name, res) -> None:
+    """A split's held-out rows beside the plain forecast's median and relative error, per model
+    (where a forecast misses: e.g. early checkpoints of a training curve)."""
+    _, test = (f.reset_index(drop=True) for f in SPLITS[name].load())
+    target = bl.laws.get(SPLITS[name].law).target
+    test["forecast"] = np.median(res["plain"], axis=0)
+    test["error %"] = 100 * (test["forecast"] / test[target] - 1)
+    pd.set_option("display.width", 200)
+    print(test.round(4).to_string(index=False))
+    if "model" in test:
+        print(test.groupby("model")["error %"].describe().round(2).to_string())
 
 
 def per_axis_distance(name, res) -> dict:
