@@ -52,10 +52,9 @@ adding :math:`A` and outcome :math:`m` is
     V^{(m)}(A) = V_\theta^{(m)}(A) + \mathrm{E}[\tau^2]\,\big(u_A + u_A^2\big),
 
 with :math:`u_A` recomputed with the runs of :math:`A` as part of the target family's fitted
-range (the discrepancy applies to ``loss``; for ``n_opt``/``d_opt`` only the parameter term is
-modelled: in :func:`bayeslaws.optimal.optimal` the discrepancy moves the loss at the optimum,
-not N* or D*). A fit made with
-``extrapolation=None`` has no discrepancy term.
+range. That term is the loss's; for ``n_opt``/``d_opt`` it is the allocation error of
+:func:`bayeslaws.optimal.allocation_sd`, :math:`k_0^2 + k_1^2 u_A`, whose floor :math:`k_0^2`
+no run removes. A fit made with ``extrapolation=None`` has neither term.
 
 The value of a candidate is its expected variance reduction :math:`1 - V(\{c\})/V(\emptyset)`;
 the table ranks by value per FLOP, :math:`(1 - V(\{c\})/V(\emptyset)) / 6N_cD_c`.
@@ -97,7 +96,7 @@ from . import data as data_mod
 from . import extrapolation, hierarchy, hooks
 from .errors import BayeslawsError, SpecError
 from .intervals import DEFAULT_PROB, check_prob
-from .optimal import _allocation
+from .optimal import _allocation, allocation_sd
 
 #: Quantities :func:`design` can target.
 QUANTITIES = ("loss", "n_opt", "d_opt")
@@ -533,10 +532,17 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
                           "beyond the data; give a larger target")
     tau2 = float(np.mean(disc.tau.values ** 2)) if disc is not None else 0.0
 
-    def disc_var(u: float) -> float:
-        return tau2 * (u + u * u)
+    # N* and D* carry the allocation error of bayeslaws.optimal instead, which also shrinks
+    # as runs approach the target (and has a floor that no run removes)
+    alloc = (quantity in ("n_opt", "d_opt") and point is None
+             and fit.config.get("extrapolation", "backtest") is not None)
+    by_distance = quantity == "loss" or alloc
 
-    v_now = var_q + disc_var(u_now)
+    def extra_var(u):
+        u = np.asarray(u, dtype=float)
+        return allocation_sd(u) ** 2 if alloc else tau2 * (u + u * u)
+
+    v_now = var_q + float(extra_var(u_now))
 
     # --- candidates
     if candidates is None:
@@ -639,8 +645,8 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
     base0 = np.zeros((m_out, n_draws))
     base0[np.arange(m_out), gen] = -np.inf
     all_cols = np.arange(n_cand)
-    u1, d1 = dist_after([], all_cols) if quantity == "loss" else (np.zeros(n_cand), np.zeros(n_cand))
-    v1, ess, lin_share = expected(base0, [], all_cols, np.array([disc_var(u) for u in u1]))
+    u1, d1 = dist_after([], all_cols) if by_distance else (np.zeros(n_cand), np.zeros(n_cand))
+    v1, ess, lin_share = expected(base0, [], all_cols, extra_var(u1))
     reduction = 1.0 - v1 / v_now
 
     if _fixed:  # the expected variance after all candidates together (see expected_sd)
@@ -648,9 +654,9 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
         for c in range(n_cand - 1):
             base = base + L[:, :, c]
         us = (dist_after(list(range(n_cand - 1)), np.array([n_cand - 1]))[0]
-              if quantity == "loss" else np.zeros(1))
+              if by_distance else np.zeros(1))
         vt, _, _ = expected(base, list(range(n_cand - 1)), np.array([n_cand - 1]),
-                            tau2 * (us + us * us))
+                            extra_var(us))
         return math.sqrt(v_now), math.sqrt(float(vt[0]))
 
     # --- greedy proposals
@@ -662,8 +668,8 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
             cols = np.array([c for c in all_cols if c not in chosen and spent + flops[c] <= budget])
             if not len(cols):
                 break
-            us = dist_after(chosen, cols)[0] if quantity == "loss" else np.zeros(len(cols))
-            v, _, _ = expected(base, chosen, cols, tau2 * (us + us * us))
+            us = dist_after(chosen, cols)[0] if by_distance else np.zeros(len(cols))
+            v, _, _ = expected(base, chosen, cols, extra_var(us))
             gain = v_cur - v
             score = gain / flops[cols] if per_flop else gain
             best = int(np.argmax(score))
@@ -682,10 +688,10 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
         if not chosen:
             return v_now
         base = base0 + L[:, :, chosen[:-1]].sum(axis=2)
-        us = (dist_after(chosen[:-1], np.array(chosen[-1:]))[0] if quantity == "loss"
+        us = (dist_after(chosen[:-1], np.array(chosen[-1:]))[0] if by_distance
               else np.zeros(1))
         return float(expected(base, chosen[:-1], np.array(chosen[-1:]),
-                              tau2 * (us + us * us))[0][0])
+                              extra_var(us))[0][0])
 
     def exchange(chosen: list[int], v_cur: float):
         """Fedorov-style exchange (Fedorov 1972; Cook & Nachtsheim 1980): replace one chosen run
@@ -713,8 +719,8 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
         if not len(cols):
             return None, math.inf
         base = base0 + (L[:, :, given].sum(axis=2) if given else 0.0)
-        us = dist_after(given, cols)[0] if quantity == "loss" else np.zeros(len(cols))
-        v, _, _ = expected(base, given, cols, tau2 * (us + us * us))
+        us = dist_after(given, cols)[0] if by_distance else np.zeros(len(cols))
+        v, _, _ = expected(base, given, cols, extra_var(us))
         best = int(np.argmin(v))
         return int(cols[best]), float(v[best])
 

@@ -255,12 +255,11 @@ def test_drift_follows_the_noise_of_the_fit():
 
 
 def test_optimal_loss_carries_the_discrepancy_of_predict(chinchilla_fit):
-    """Beyond the data, the loss at the compute optimum has predict's interval at (N*, D*); N*
-    and D* are the law's (the discrepancy shifts a budget line alike); inside, nothing changes."""
+    """Beyond the data, the loss at the compute optimum has predict's interval at (N*, D*);
+    inside, the loss is the law's."""
     fam = chinchilla_fit.families[0]
     far = chinchilla_fit.optimal(1e24, family=fam).draws
     plain = chinchilla_fit.optimal(1e24, family=fam, discrepancy=False).draws
-    np.testing.assert_array_equal(far.N_opt.values, plain.N_opt.values)
 
     def width(v):
         lo, med, hi = np.quantile(np.ravel(v), [0.05, 0.5, 0.95])
@@ -304,3 +303,34 @@ def test_own_backtests_are_tempered_by_their_weight():
     assert median(0.0) == pytest.approx(0.02, rel=0.05)
     assert median(0.0) < median(0.25) < median(1.0)
     assert median(1.0) > 0.1
+
+
+def test_optimal_n_star_carries_the_allocation_error(chinchilla_fit):
+    """N* gets a zero-mean normal error of log N* with sd sqrt(k0^2 + k1^2 u): the floor inside
+    the data, growing with the distance beyond it; D* = C / 6N* still holds draw by draw, the
+    draws repeat for a seed, and a family's error is one draw at every budget."""
+    from bayeslaws import optimal as opt_mod
+
+    fam = chinchilla_fit.families[0]
+
+    def log_n(flops, **kw):
+        return np.log(chinchilla_fit.optimal(flops, family=fam, **kw).draws.N_opt.values.ravel())
+
+    for flops in (1e20, 1e24):  # inside the fitted compute (<= 1.3e22), and far beyond it
+        shipped, plain = log_n(flops), log_n(flops, discrepancy=False)
+        med = np.exp(np.median(plain))
+        x = {"params": np.log([med]), "tokens": np.log([flops / 6 / med])}
+        d, width, _ = ex.fit_distance(chinchilla_fit, x, np.array([fam]))
+        sd = float(opt_mod.allocation_sd(d / width)[0])
+        expected = np.sqrt(np.var(plain) + sd ** 2)
+        assert np.std(shipped) == pytest.approx(expected, rel=0.08)
+        assert abs(np.median(shipped) - np.median(plain)) < 0.1 * sd
+    assert float(opt_mod.allocation_sd(0.0)) == pytest.approx(opt_mod.ALLOCATION_ERROR[0])
+    assert opt_mod.allocation_sd(1.0) > opt_mod.allocation_sd(0.2) > opt_mod.allocation_sd(0.0)
+    far = chinchilla_fit.optimal(1e24, family=fam).draws
+    np.testing.assert_allclose((6 * far.N_opt * far.D_opt).values, 1e24, rtol=1e-9)
+    np.testing.assert_array_equal(far.N_opt.values,
+                                  chinchilla_fit.optimal(1e24, family=fam).draws.N_opt.values)
+    # the same standard normal per draw at 1e23 and 1e24: the frontier is one curve per draw
+    shift = [log_n(c) - log_n(c, discrepancy=False) for c in (1e23, 1e24)]
+    assert np.corrcoef(*shift)[0, 1] > 0.99

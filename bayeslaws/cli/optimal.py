@@ -51,9 +51,9 @@ def cmd_optimal(args) -> None:
         if not getattr(args, "long", False):
             _print_allocation(table, prob, families=len(fit.families), chosen=args.family)
             if _beyond_data(fit, args.flops):
-                print("(N* and D* beyond the fitted compute are the law's posterior alone: on "
-                      "held-out IsoFLOP minima\n such intervals covered 50-57% at 90%, N* off by "
-                      "about 20%; docs/calibration.md)")
+                print("(beyond the fitted compute, N* and D* carry an allocation error learned "
+                      "on held-out IsoFLOP minima\n of three studies, where the law's posterior "
+                      "alone covered 20-55% at 90%: docs/calibration.md)")
             if args.out:
                 _write_csv(table, args.out, index=True)
             return
