@@ -189,6 +189,9 @@ def _forecast_tables(fit, target: float, holdout, prob: float) -> str:
                                                          f"{k}_upper"]].to_numpy()]
                             for k, n in zip(q, names)}, index=opt.index)
         out.append(f"<h3>Compute-optimal allocation at C = {flops_label(target)}</h3>"
+                   "<p>N* and D* carry the allocation error learned on held-out IsoFLOP minima "
+                   "of three studies (the law's form places the optimum off the measured one; "
+                   "docs/calibration.md); the loss, the forecast's discrepancy.</p>"
                    + _table(tab))
     return "\n".join(out)
 
