@@ -60,3 +60,14 @@ def test_allocation_scales_are_learned_by_maximum_likelihood(bench):
     theta = bench.learn(table, "floor + walk")
     assert theta["k0"] == pytest.approx(0.1, abs=0.05)
     assert theta["k1"] == pytest.approx(0.4, abs=0.06)
+
+
+def test_shipped_allocation_error_is_the_one_the_minima_learned(bench):
+    """bayeslaws.optimal.ALLOCATION_ERROR is the maximum-likelihood (k0, k1) of the form
+    'floor + walk' on the benchmark's recorded minima (benchmarks/results/)."""
+    import pandas as pd
+
+    table = pd.read_csv(bench.OUT)
+    assert set(table.source) == set(bench.SOURCES) and table.held_out.sum() >= 70
+    theta = bench.learn(table, "floor + walk")
+    assert (theta["k0"], theta["k1"]) == pytest.approx(optimal.ALLOCATION_ERROR, abs=5e-4)
