@@ -523,7 +523,12 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
     ref = train_fam == family
     if not ref.any():
         ref = np.ones(len(train_fam), dtype=bool)
-    c_max = float(np.exp(extrapolation.size_axis(law, train.x)[ref].max()))
+    # the largest fitted run's compute in FLOPs (the size axis of a law of N and D is log ND,
+    # a sixth of the budget C = 6ND)
+    if "params" in train.x and "tokens" in train.x:
+        c_max = float(6.0 * np.exp(train.x["params"][ref] + train.x["tokens"][ref]).max())
+    else:
+        c_max = float(np.exp(extrapolation.size_axis(law, train.x)[ref].max()))
     if d_now <= 0 or flops_t <= c_max * (1 + 1e-9) and point is None:
         where = (f"C = {flops_t:.3g} FLOPs" if point is None
                  else f"(N, D) = ({n_t:.3g}, {d_t:.3g})")
@@ -786,6 +791,12 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
     if not len(prop):
         notes.append("no candidate reduces the variance by more than "
                      f"{MIN_GAIN:.1%}: nothing proposed")
+    fixed_share = float(extra_var(u_now)) / v_now
+    if fixed_share > 0.5 and 1 - v_end / v_now < 0.1:
+        what = "extrapolation discrepancy" if quantity == "loss" else "allocation error of N*"
+        notes.append(f"{fixed_share:.0%} of the {quantity} variance now is the {what}, which "
+                     f"only runs beyond the largest fitted one ({c_max:.3g} FLOPs) reduce; the "
+                     f"proposal removes {1 - v_end / v_now:.1%} of the variance")
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
     return Design(table, prop, target=flops_t if point is None else point, budget=budget,

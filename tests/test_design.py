@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -130,11 +131,40 @@ def test_quantities_and_a_new_family(fit):
     assert new["reduction"].min() > known["reduction"].max()
 
 
+def test_n_opt_counts_the_allocation_error_and_says_when_it_dominates(chinchilla_fit):
+    """Epoch's 240 runs, default extrapolation: N*'s variance at 1e24 FLOPs is the law's plus
+    the allocation error of bayeslaws.optimal at the target's distance; a budget that cannot
+    reach beyond the largest fitted run (1.3e22) is told that most of it is out of its reach."""
+    from bayeslaws.extrapolation import fit_distance
+    from bayeslaws.optimal import allocation_sd
+
+    fit, fam = chinchilla_fit, chinchilla_fit.families[0]
+    kw = dict(target=TARGET, budget=1e21, quantity="n_opt", outcomes=32, max_draws=300, seed=2)
+    with pytest.warns(UserWarning, match="allocation error of N"):
+        full = design(fit, **kw)
+    saved_setting = fit.config["extrapolation"]
+    try:
+        fit.config["extrapolation"] = None  # the law's posterior alone, same draws
+        plain = quiet_design(fit, **kw)
+    finally:
+        fit.config["extrapolation"] = saved_setting
+    n = float(np.median(fit.optimal(TARGET, family=fam, discrepancy=False).draws["N_opt"]))
+    x = {"params": np.log([n]), "tokens": np.log([TARGET / 6 / n])}
+    d, width, _ = fit_distance(fit, x, np.array([fam]))
+    alloc = float(allocation_sd(d / width)[0])
+    assert full.sd_now ** 2 == pytest.approx(plain.sd_now ** 2 + alloc ** 2, rel=0.02)
+    assert alloc ** 2 > 0.5 * full.sd_now ** 2  # what the note says: most of it
+    assert full.sd_after > 0.9 * full.sd_now
+
+
 def test_bad_input_raises_design_error(fit):
     with pytest.raises(DesignError, match="budget"):
         quiet_design(fit, target=TARGET, budget=1e10)
     with pytest.raises(DesignError, match="inside the fitted range"):
         quiet_design(fit, target=1e18, budget=BUDGET)
+    top = float((6 * fit.data["params"] * fit.data["tokens"]).max())
+    with pytest.raises(DesignError, match=re.escape(f"largest run {top:.3g} FLOPs")):  # 6ND
+        quiet_design(fit, target=top / 2, budget=BUDGET)
     with pytest.raises(DesignError, match="quantity"):
         quiet_design(fit, target=TARGET, budget=BUDGET, quantity="width")
     with pytest.raises(DesignError, match="params"):
