@@ -523,12 +523,7 @@ def design(fit, *, target, budget, candidates: pd.DataFrame | None = None,
     ref = train_fam == family
     if not ref.any():
         ref = np.ones(len(train_fam), dtype=bool)
-    # the largest fitted run's compute in FLOPs (the size axis of a law of N and D is log ND,
-    # a sixth of the budget C = 6ND)
-    if "params" in train.x and "tokens" in train.x:
-        c_max = float(6.0 * np.exp(train.x["params"][ref] + train.x["tokens"][ref]).max())
-    else:
-        c_max = float(np.exp(extrapolation.size_axis(law, train.x)[ref].max()))
+    c_max = extrapolation.largest_size(law, train.x, ref)  # FLOPs (6ND) for a law of N and D
     if d_now <= 0 or flops_t <= c_max * (1 + 1e-9) and point is None:
         where = (f"C = {flops_t:.3g} FLOPs" if point is None
                  else f"(N, D) = ({n_t:.3g}, {d_t:.3g})")

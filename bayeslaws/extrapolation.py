@@ -148,16 +148,30 @@ def scale_axes(law, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return axes
 
 
+def _size_name(law, axes: dict) -> str:
+    own = getattr(law, "size_input", None)  # a law may name its own axis (capacity-gap: teacher)
+    if own in axes:
+        return own
+    for name in ("compute", "flops", "params", "tokens"):
+        if name in axes:
+            return name
+    return next(iter(axes))
+
+
 def size_axis(law, x: dict[str, np.ndarray]) -> np.ndarray:
     """The log axis that orders runs from small to large: compute, else the first input."""
     axes = scale_axes(law, x)
-    own = getattr(law, "size_input", None)  # a law may name its own axis (capacity-gap: teacher)
-    if own in axes:
-        return axes[own]
-    for name in ("compute", "flops", "params", "tokens"):
-        if name in axes:
-            return axes[name]
-    return next(iter(axes.values()))
+    return axes[_size_name(law, axes)]
+
+
+def largest_size(law, x: dict[str, np.ndarray], rows: np.ndarray | None = None) -> float:
+    r"""The largest run of ``x`` (``rows`` of it) on the size axis, in the axis's own units: FLOPs
+    :math:`C = 6ND` where the axis is compute (whose log is :math:`\log N + \log D`), else the
+    input itself."""
+    axes = scale_axes(law, x)
+    name = _size_name(law, axes)
+    size = axes[name] if rows is None else axes[name][rows]
+    return float(np.exp(size.max())) * (6.0 if name == "compute" else 1.0)
 
 
 def _families(train_family, family):

@@ -334,3 +334,13 @@ def test_optimal_n_star_carries_the_allocation_error(chinchilla_fit):
     # the same standard normal per draw at 1e23 and 1e24: the frontier is one curve per draw
     shift = [log_n(c) - log_n(c, discrepancy=False) for c in (1e23, 1e24)]
     assert np.corrcoef(*shift)[0, 1] > 0.99
+
+
+def test_largest_size_is_the_largest_runs_flops():
+    """6ND for a law of N and D (its size axis is log ND), the input itself for a law of C."""
+    chin, power = bl.laws.get("chinchilla"), bl.laws.get("power-law")
+    x = {"params": np.log([1e8, 1e9]), "tokens": np.log([2e10, 1e10])}
+    assert ex.largest_size(chin, x) == pytest.approx(6e19, rel=1e-12)
+    assert ex.largest_size(chin, x, np.array([True, False])) == pytest.approx(1.2e19, rel=1e-12)
+    name = power.inputs[0]
+    assert ex.largest_size(power, {name: np.log([3.0, 7.0])}) == pytest.approx(7.0, rel=1e-12)

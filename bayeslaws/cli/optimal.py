@@ -109,18 +109,16 @@ def _print_allocation(table, prob: float, *, families: int, chosen: str | None) 
 
 
 def _beyond_data(fit, flops: float) -> bool:
-    """Whether a budget exceeds the largest fitted run's compute (6ND), on the discrepancy's
-    own size axis (:func:`bayeslaws.extrapolation.size_axis`: log N + log D)."""
-    import numpy as np
-
+    """Whether a budget exceeds the largest fitted run's compute (6ND) on the discrepancy's own
+    size axis (:func:`bayeslaws.extrapolation.largest_size`)."""
     from ..data import prepare
-    from ..extrapolation import size_axis
+    from ..extrapolation import largest_size
 
     x = prepare(fit.law, fit.data, family_column=fit.config["family_column"],
                 require_target=False).x
     if "params" not in x or "tokens" not in x:
         return False
-    return bool(np.log(float(flops) / 6.0) > np.max(size_axis(fit.law, x)))
+    return float(flops) > largest_size(fit.law, x)
 
 
 def _no_flags(args, name: str, flags) -> None:
