@@ -34,6 +34,7 @@ is fitted (maximum likelihood) on two sources' minima and scored on the third's 
 
     python benchmarks/optimal_calibration.py [--draws 500] [--sources porian2024 ...]
     python benchmarks/optimal_calibration.py --from-csv   # the second part only, from the CSV
+    python benchmarks/optimal_calibration.py --sources hoffmann2022 --tolerance 0.04 --out T.csv
 
 Writes ``benchmarks/results/optimal_calibration.csv`` (one row per source x cut x family x
 sweep) and prints, per source and cut, the coverage of 50% and 90% intervals of log N*, the
@@ -260,19 +261,27 @@ def report(table: pd.DataFrame) -> None:
         if len(fitted):
             print(f"  fitted sweeps: rms error of log N* {np.sqrt((fitted.error ** 2).mean()):.3f}, "
                   f"mean {fitted.error.mean():+.3f}")
+    if table.source.nunique() < 2:
+        return  # leave-one-source-out needs another source to learn from
     print("\nAllocation error, leave-one-source-out (held-out minima of the scored source):")
     print(allocation_table(table).round(3).to_string(index=False))
 
 
 def main() -> None:
+    global TOLERANCE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=500, help="draws (and tune) per chain")
     parser.add_argument("--sources", nargs="*", default=list(SOURCES), choices=list(SOURCES))
     parser.add_argument("--from-csv", action="store_true",
-                        help=f"skip the fits: read {os.path.relpath(OUT)} and print the tables")
+                        help="skip the fits: read --out and print the tables")
+    parser.add_argument("--tolerance", type=float, default=TOLERANCE,
+                        help="decades within which a reconstructed Hoffmann run belongs to a "
+                             "budget's sweep (a sensitivity check; give --out too)")
+    parser.add_argument("--out", default=OUT, help="the CSV of minima (default: %(default)s)")
     args = parser.parse_args()
+    TOLERANCE = args.tolerance
     if args.from_csv:
-        table = pd.read_csv(OUT)
+        table = pd.read_csv(args.out)
     else:
         rows = []
         for source in args.sources:
@@ -281,9 +290,9 @@ def main() -> None:
             rows += [r for cut in cuts for r in score_cut(source, runs, cut, args.draws)]
         table = pd.DataFrame(rows)
         os.makedirs(RESULTS, exist_ok=True)
-        tmp = OUT + ".tmp"
+        tmp = args.out + ".tmp"
         table.to_csv(tmp, index=False)
-        os.replace(tmp, OUT)
+        os.replace(tmp, args.out)
     report(table)
 
 
