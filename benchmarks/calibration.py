@@ -556,32 +556,53 @@ def markdown(table: pd.DataFrame, results: dict, method: str = SELECTED) -> str:
     return "\n".join(lines)
 
 
+class Population:
+    """Per-source log-likelihood curves of tau (on :data:`LOG_TAU`) and the population priors
+    learned from them leaving sources out (both memoised).
+
+    Parameters
+    ----------
+    results : dict
+        Split name -> cached result of :func:`run_split`.
+    """
+
+    def __init__(self, results: dict):
+        self.results = results
+        self.names = list(results)
+        self.sources = sorted({SPLITS[n].source for n in self.names})
+        self._curves: dict = {}
+        self._priors: dict = {}
+
+    def curve(self, pool: str, power: float, src: str) -> np.ndarray:
+        """Log-likelihood on LOG_TAU of one source's errors (``pool``: "inner" backtests or
+        "outer" realised forecast errors), tau scaled per split by :func:`noise_scale`."""
+        key = (pool, power, src)
+        if key not in self._curves:
+            field = "groups" if pool == "inner" else "outer"
+            self._curves[key] = sum(
+                (ex.drift_loglik(self.results[n][field], np.exp(LOG_TAU)
+                                 * noise_scale(self.results[n], power))
+                 for n in self.names
+                 if SPLITS[n].source == src and self.results[n][field]),
+                np.zeros(len(LOG_TAU)))
+        return self._curves[key]
+
+    def prior(self, pool: str, tight: bool, excluded, power: float = 0.0) -> tuple:
+        """(mu, sd) of log tau learned by :func:`eb_prior` from every source not in
+        ``excluded``; ``tight`` fixes the spread at the floor."""
+        key = (pool, tight, frozenset(excluded), power)
+        if key not in self._priors:
+            lls = [self.curve(pool, power, s) for s in self.sources if s not in excluded]
+            self._priors[key] = eb_prior([ll for ll in lls if ll.any()],
+                                         sd_max=ex.SD_FLOOR if tight else 2.0)
+        return self._priors[key]
+
+
 def score(results) -> pd.DataFrame:
     names = list(results)
     sources = sorted({SPLITS[n].source for n in names})
     rows, per_row = [], []
-    curves = {}
-
-    def curve(pool, power, src):
-        """Log-likelihood on LOG_TAU of one source's errors (``pool``), tau scaled per split."""
-        key = (pool, power, src)
-        if key not in curves:
-            splits = [n for n in names if SPLITS[n].source == src]
-            field = "groups" if pool == "inner" else "outer"
-            curves[key] = sum((ex.drift_loglik(results[n][field], np.exp(LOG_TAU)
-                                               * noise_scale(results[n], power))
-                               for n in splits if results[n][field]), np.zeros(len(LOG_TAU)))
-        return curves[key]
-
-    cache = {}
-
-    def prior(pool, tight, excluded, power=0.0):
-        key = (pool, tight, frozenset(excluded), power)
-        if key not in cache:
-            lls = [curve(pool, power, s) for s in sources if s not in excluded]
-            cache[key] = eb_prior([ll for ll in lls if ll.any()],
-                                  sd_max=ex.SD_FLOOR if tight else 2.0)
-        return cache[key]
+    prior = Population(results).prior
 
     # Nested choice among the candidates: for each held-out source, the candidate with the
     # best mean CRPS over the other sources' splits, each scored under priors learned without

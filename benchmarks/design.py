@@ -225,6 +225,13 @@ def replay(settings, *, steps=6, budget=2e21, seed=0, n_random=3):
                  "target": target}
 
 
+def one_run(budget):
+    """The whole budget as one run at 20 tokens per parameter: the plan that reaches furthest
+    toward the target (the least distance, so the least discrepancy and allocation error)."""
+    n = n20(budget)
+    return pd.DataFrame({"params": [n], "tokens": [20 * n]})
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=20)
@@ -277,24 +284,29 @@ def main(argv=None):
         des_n = design(fit, target=args.target, budget=args.budget, seed=s, quantity="n_opt")
         plans[s] = {"design": des.proposal[["params", "tokens"]],
                     "design_n_opt": des_n.proposal[["params", "tokens"]],
-                    "isoflop": isoflop_grid(args.budget), "ladder20": ladder20(args.budget)}
+                    "isoflop": isoflop_grid(args.budget), "ladder20": ladder20(args.budget),
+                    "one_run": one_run(args.budget)}
         spent.append(des.spent)
         row = {"sd_now": des.sd_now, "sd_expected": des.sd_after,
                "runs": len(des.proposal), "greedy": des.greedy}
-        for how in ("isoflop", "ladder20"):  # the design's estimator applied to the other plans
+        for how in ("isoflop", "ladder20", "one_run"):  # the design's estimator on the others
             row[f"sd_expected_{how}"] = expected_sd(fit, plans[s][how], target=args.target,
                                                     seed=s)[1]
         expected.append(row)
     print(f"designs: {time.time() - t0:.0f}s", flush=True)
-    tables, keys = [], []
+    tables, keys, extra, extra_keys = [], [], [], []
     for s in seeds:
         for how, runs in plans[s].items():
-            rng = np.random.default_rng([s, 2, len(keys)])
+            # one_run came later: its own noise stream and batch, so the other plans' outcomes
+            # and refits are those of the runs before it
+            rng = np.random.default_rng([s, 3] if how == "one_run" else [s, 2, len(keys)])
             new = runs.assign(loss=observe(runs["params"].to_numpy(), runs["tokens"].to_numpy(),
                                            rng, args.noise))
-            tables.append(pd.concat([pilots[s], new], ignore_index=True))
-            keys.append((s, how))
-    refits = fit_many(law, tables, seed=2, **settings)
+            table = pd.concat([pilots[s], new], ignore_index=True)
+            (extra if how == "one_run" else tables).append(table)
+            (extra_keys if how == "one_run" else keys).append((s, how))
+    refits = fit_many(law, tables, seed=2, **settings) + fit_many(law, extra, seed=3, **settings)
+    tables, keys = tables + extra, keys + extra_keys
     print(f"refits: {time.time() - t0:.0f}s", flush=True)
     rows = []
     for (s, how), fit, table in zip(keys, refits, tables):
@@ -326,12 +338,15 @@ def main(argv=None):
           f"narrower in {(ratio_l < 1).mean():.0%} of seeds; N* (design for n_opt): median {ratio_n.median():.3f}, "
           f"narrower in {(ratio_n < 1).mean():.0%}; N*, the law's posterior alone: median "
           f"{ratio_nl.median():.3f}, narrower in {(ratio_nl < 1).mean():.0%}")
+    one = res[res.strategy == "one_run"].set_index("seed")
+    print(f"one run / isoflop 90% width: loss {(one.loss_width / iso.loss_width).median():.3f}, "
+          f"N* {(one.n_opt_width / iso.n_opt_width).median():.3f}")
     exp = pd.DataFrame(expected)
     d_sd = dsn["loss_sd_log"].to_numpy()
     print(f"design's expected sd of log loss after its runs {exp.sd_expected.median():.4f} "
           f"(median over seeds) vs realised {np.median(d_sd):.4f}; pilot {exp.sd_now.median():.4f}"
           f"; greedy used: {exp.greedy.value_counts().to_dict()}; runs {exp.runs.median():.0f}")
-    for how in ("isoflop", "ladder20"):
+    for how in ("isoflop", "ladder20", "one_run"):
         got = res[res.strategy == how]["loss_sd_log"].median()
         print(f"  {how}: expected sd {exp[f'sd_expected_{how}'].median():.4f} vs realised "
               f"{got:.4f}")

@@ -85,3 +85,20 @@ def _tmp_cwd(tmp_path, monkeypatch):
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def load_benchmark(name: str):
+    """Import ``benchmarks/<name>.py`` as a module (``<name>_bench``), with ``benchmarks/`` on
+    the path for its own imports of neighbouring scripts (``baselines``, ``calibration``)."""
+    import importlib.util
+    import sys
+
+    bench = os.path.join(REPO, "benchmarks")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    spec = importlib.util.spec_from_file_location(f"{name}_bench",
+                                                  os.path.join(bench, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # a dataclass looks its module up while being defined
+    spec.loader.exec_module(module)
+    return module

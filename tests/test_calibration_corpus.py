@@ -11,31 +11,14 @@ default, not a held-out test (that is the benchmark's leave-one-source-out table
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import warnings
 
 import pytest
+from conftest import REPO, load_benchmark
 
 import bayeslaws as bl
 from bayeslaws import scores
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-BENCH = os.path.join(HERE, "..", "benchmarks")
-
-
-def _corpus():
-    import sys
-
-    if BENCH not in sys.path:
-        sys.path.insert(0, BENCH)  # calibration.py imports its neighbour baselines.py
-    spec = importlib.util.spec_from_file_location("corpus_calibration",
-                                                  os.path.join(BENCH, "calibration.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up while being defined
-    spec.loader.exec_module(module)
-    return module
-
 
 #: Two splits of two studies: an IsoFLOP sweep (13x beyond the fitted compute) and a
 #: single-corpus grid (10x), the cheapest of their sources.
@@ -44,7 +27,7 @@ SPLITS = ("chinchilla_1e21", "datablations_4e9")
 
 @pytest.fixture(scope="module")
 def corpus():
-    return _corpus()
+    return load_benchmark("calibration")
 
 
 @pytest.mark.slow
@@ -87,7 +70,7 @@ def test_shipped_prior_is_the_one_the_corpus_learned():
 
     from bayeslaws import extrapolation as ex
 
-    with open(os.path.join(BENCH, "results", "calibration_prior.json")) as fh:
+    with open(os.path.join(REPO, "benchmarks", "results", "calibration_prior.json")) as fh:
         learned = json.load(fh)["all_sources"]["outer-tight w=0 x sigma^0.5"]
     mu, sd, weight, power = learned
     assert ex.TAU_PRIOR == pytest.approx((mu, sd), abs=5e-4)

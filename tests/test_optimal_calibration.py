@@ -4,26 +4,16 @@ the sweeps' vertices at 3e20-3e21 held out)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
-
 import numpy as np
 import pytest
+from conftest import load_benchmark
 
 from bayeslaws import optimal
-
-BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks")
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("optimal_calibration_bench",
-                                                  os.path.join(BENCH, "optimal_calibration.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("optimal_calibration")
 
 
 def test_hoffmann_sweeps_are_cut_at_the_papers_budgets(bench):
