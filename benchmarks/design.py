@@ -232,6 +232,36 @@ def one_run(budget):
     return pd.DataFrame({"params": [n], "tokens": [20 * n]})
 
 
+def reach(budget, target, grid_widths=None):
+    """How far each fixed plan gets toward the target, and what that alone leaves of N*'s
+    interval: relative distance u of the target's true optimum beyond the pilot plus the plan
+    (:func:`bayeslaws.extrapolation.relative_distance`), the allocation error's sd there
+    (:func:`bayeslaws.optimal.allocation_sd`) and its 90% relative width
+    ``2 sinh(1.645 sd)``; with ``grid_widths`` (the grid's realised N* widths per seed), the
+    median of that width over them: a floor of the N* width ratio of a plan that goes that far
+    with the exponents known exactly."""
+    from bayeslaws import extrapolation as ex
+    from bayeslaws.optimal import allocation_sd
+
+    law = bl.laws.get("chinchilla")
+    n, _ = true_optimum(target)
+    point = pd.DataFrame({"params": [n], "tokens": [target / (6 * n)]})
+    x = bl.data.prepare(law, point, require_target=False).x
+    rows = []
+    for how, plan in (("isoflop", isoflop_grid(budget)), ("one_run", one_run(budget))):
+        table = pd.concat([pilot(0, 0.0)[["params", "tokens"]], plan], ignore_index=True)
+        tx = bl.data.prepare(law, table, require_target=False).x
+        u = float(ex.relative_distance(law, tx, np.zeros(len(table), str), x,
+                                       np.zeros(1, str))[0])
+        sd = float(allocation_sd(u))
+        width = 2 * math.sinh(1.6448536269514722 * sd)
+        row = {"budget": budget, "plan": how, "u": u, "allocation_sd": sd, "width90": width}
+        if grid_widths is not None:
+            row["width_over_grid"] = float(np.median(width / np.asarray(grid_widths)))
+        rows.append(row)
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=20)
@@ -249,8 +279,24 @@ def main(argv=None):
                     help="fit with the default extrapolation discrepancy (as a user's fit has "
                     "it), so the design counts it and the loss forecast at the target carries "
                     "it; default: extrapolation=None (the truth is the law itself)")
+    ap.add_argument("--reach", nargs="*", metavar="JSON",
+                    help="no fits: print how far the grid and one full-budget run get toward the "
+                    "target and the allocation error left there, against the grid's N* widths "
+                    "in the given result files of earlier runs")
     ap.add_argument("--out", default="benchmarks/results/design.json")
     args = ap.parse_args(argv)
+    if args.reach is not None:
+        rows = []
+        for path in args.reach or [None]:
+            if path is None:
+                rows += reach(args.budget, args.target)
+                continue
+            with open(path) as fh:
+                done = json.load(fh)
+            grid = [r["n_opt_width"] for r in done["rows"] if r["strategy"] == "isoflop"]
+            rows += reach(done["args"]["budget"], done["args"]["target"], grid)
+        print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        return 0
     warnings.simplefilter("ignore", ConvergenceWarning)
     warnings.simplefilter("ignore", UserWarning)
     if args.min_ess is not None:
