@@ -624,6 +624,7 @@ def fit_many(law, datasets: Sequence[pd.DataFrame], *, seed: int = 0, draws: int
         cfg = dict(config)
         if used_accept != float(target_accept):
             cfg.update(retried=True, target_accept=used_accept)
+        cfg.update(reseeded(idata))
         fit = Fit(fitted_law, idata, table.frame, cfg, table.families, _fresh=True)
         with warnings.catch_warnings():
             fit.convergence = diagnostics.warn_if_unconverged(report, stacklevel=3)
@@ -679,23 +680,38 @@ def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *,
     kw = dict(seed=seed, draws=draws, tune=tune, chains=chains, progress=progress,
               dense_mass=dense_mass, float32=float32, sampler=sampler)
     for n_fam, members in groups.items():
+        def rerun(ks, js, accept, pilot, **over):
+            """Sample members ``ks[j]`` for ``j`` in ``js`` again (``over``: changed settings)."""
+            return _sample_group(law, [tables[members[ks[j]]] for j in js], n_fam,
+                                 indices=[indices[members[ks[j]]] for j in js],
+                                 rows=rows[n_fam], target_accept=accept, pilot=pilot,
+                                 **(kw | over))
+
         def run(ks, pilot=True):
-            """Sample members ``ks``; rerun those with divergences at the retry target."""
-            idatas = _sample_group(law, [tables[members[k]] for k in ks], n_fam,
-                                   indices=[indices[members[k]] for k in ks], rows=rows[n_fam],
-                                   target_accept=target_accept, pilot=pilot, **kw)
+            """Sample members ``ks``; rerun those with divergences at the retry target, and
+            those with a chain in a second mode from a fresh random stream."""
+            idatas = rerun(ks, range(len(ks)), target_accept, pilot)
             reports = [diagnostics.diagnose(idata, _free(law, idata)) for idata in idatas]
             accepts = [float(target_accept)] * len(ks)
             retry = [j for j, r in enumerate(reports) if r["divergences"]]
             if retry and target_accept < RETRY_TARGET_ACCEPT:
-                again = _sample_group(law, [tables[members[ks[j]]] for j in retry], n_fam,
-                                      indices=[indices[members[ks[j]]] for j in retry],
-                                      rows=rows[n_fam], target_accept=RETRY_TARGET_ACCEPT,
-                                      pilot=pilot, **kw)
-                for j, idata in zip(retry, again):
+                for j, idata in zip(retry, rerun(ks, retry, RETRY_TARGET_ACCEPT, pilot)):
                     idatas[j] = idata
                     reports[j] = diagnostics.diagnose(idata, _free(law, idata))
                     accepts[j] = float(RETRY_TARGET_ACCEPT)
+            # A chain that sits in a second mode (diagnostics.second_modes) is most often a
+            # chain that started badly and never left (seen: alpha ~ 3e-4 and sigma ~ 0 in one
+            # chain of four on a table where the other three and every other seed agree). More
+            # draws do not help; a rerun from another random stream does, and a mode that is
+            # real comes back in it. The run with fewer problems is kept (ties: the first).
+            stuck = [j for j, r in enumerate(reports) if r["modes"] and diagnostics.problems(r)]
+            for accept in sorted({accepts[j] for j in stuck}):
+                js = [j for j in stuck if accepts[j] == accept]
+                for j, idata in zip(js, rerun(ks, js, accept, pilot, seed=seed + RESEED)):
+                    report = diagnostics.diagnose(idata, _free(law, idata))
+                    if _worse(reports[j], report):
+                        idata["sample_stats"].attrs["reseeded"] = int(seed + RESEED)
+                        idatas[j], reports[j] = idata, report
             return list(zip(idatas, accepts, reports))
 
         done = run(list(range(len(members))))
@@ -715,6 +731,19 @@ def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *,
         for k, i in enumerate(members):
             out[i] = done[k]
     return out
+
+
+#: Offset of the seed of the one rerun of a fit with a chain in a second mode (any fixed number
+#: gives another random stream; the rerun is as reproducible as the fit).
+RESEED = 7919
+
+
+def reseeded(idata) -> dict:
+    """``{"reseeded": seed}`` for a fit whose draws come from the rerun after a chain sat in a
+    second mode (the seed of that rerun), else ``{}``: what a fit's config records."""
+    seed = idata["sample_stats"].attrs.get("reseeded") if "sample_stats" in idata.children \
+        else None
+    return {} if seed is None else {"reseeded": int(seed)}
 
 
 def _piloted(law, table, program) -> bool:

@@ -74,6 +74,7 @@ def fit_law(law, data, *, seed=0, draws=1000, tune=1000, chains=4, sampler="nump
                                             sampler=sampler, progress=progress,
                                             dense_mass=dense_mass)
     config.update(retried=used != float(target_accept), target_accept=used)
+    config.update(batch.reseeded(idata))
     result = Fit(fitted_law, idata, table.frame, config, families, _fresh=True)
     result.convergence = diagnostics.warn_if_unconverged(report, stacklevel=4)
     return result
