@@ -702,8 +702,9 @@ def _sample_tables(law, tables, indices: Sequence[int], rows: dict[int, int], *,
             # A chain that sits in a second mode (diagnostics.second_modes) is most often a
             # chain that started badly and never left (seen: alpha ~ 3e-4 and sigma ~ 0 in one
             # chain of four on a table where the other three and every other seed agree). More
-            # draws do not help; a rerun from another random stream does, and a mode that is
-            # real comes back in it. The run with fewer problems is kept (ties: the first).
+            # draws do not help; a rerun from another random stream does. A mode with real
+            # posterior mass can turn up again in the rerun, and then the warning names it. The
+            # run with fewer problems is kept (ties: the first).
             stuck = [j for j, r in enumerate(reports) if r["modes"] and diagnostics.problems(r)]
             for accept in sorted({accepts[j] for j in stuck}):
                 js = [j for j in stuck if accepts[j] == accept]
